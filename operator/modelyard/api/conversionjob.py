@@ -1,0 +1,275 @@
+"""ConversionJob: turn a Ready ModelVersion into a new, verified ModelVersion for a target."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from modelyard.api.base import ApiModel
+from modelyard.api.common import (
+    API_VERSION,
+    Hardware,
+    JobPhase,
+    LocalObjectReference,
+    NameText,
+    ObjectName,
+    ResourceRequirements,
+    SemanticVersion,
+    SourceUri,
+    StatusBase,
+)
+from modelyard.api.modelversion import Artifact
+from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.rules import Rule, immutable, matches
+
+TargetFormat = Literal[
+    "onnx", "onnx-fp16", "onnx-int8", "torchscript", "openvino", "tensorrt-plan", "ascend-om"
+]
+
+
+class Quantization(ApiModel):
+    """INT8 quantization settings."""
+
+    rules = (
+        Rule(
+            cel="self.mode != 'static' || has(self.calibrationUri)",
+            message="static quantization needs calibrationUri: an npz of representative inputs",
+            check=lambda q: q.mode != "static" or q.calibration_uri is not None,
+        ),
+    )
+
+    mode: Literal["dynamic", "static"] = "dynamic"
+    """`dynamic` quantizes weights ahead of time and activations at run time; `static` also
+    quantizes activations, with ranges measured on `calibrationUri` (QDQ format)."""
+    calibration_uri: SourceUri | None = None
+    """An npz file of representative inputs (arrays named like the model's inputs)."""
+
+
+class AscendOptions(ApiModel):
+    """Options for CANN's `atc` when building an Ascend offline model (OM)."""
+
+    soc_version: Annotated[
+        str,
+        Field(max_length=32),
+        matches("Ascend[0-9A-Za-z]+", "must be an Ascend SoC version such as Ascend910B or Ascend310P3"),
+    ]
+    """Target chip, passed to `atc --soc_version`, e.g. `Ascend910B`, `Ascend310P3`."""
+    precision_mode: Literal[
+        "force_fp16",
+        "allow_mix_precision",
+        "must_keep_origin_dtype",
+        "force_fp32",
+        "allow_fp32_to_fp16",
+    ] = "allow_fp32_to_fp16"
+    """Passed to `atc --precision_mode`."""
+
+
+class ConversionTarget(ApiModel):
+    """What to convert to and where it will run."""
+
+    rules = (
+        Rule(
+            cel="self.format != 'ascend-om' || self.hardware == 'ascend'",
+            message="format ascend-om runs only on hardware ascend",
+            check=lambda t: t.format != "ascend-om" or t.hardware == "ascend",
+        ),
+        Rule(
+            cel="self.format != 'tensorrt-plan' || self.hardware == 'gpu'",
+            message="format tensorrt-plan runs only on hardware gpu",
+            check=lambda t: t.format != "tensorrt-plan" or t.hardware == "gpu",
+        ),
+        Rule(
+            cel="self.format != 'ascend-om' || has(self.ascend)",
+            message="format ascend-om needs ascend.socVersion (e.g. Ascend910B)",
+            check=lambda t: t.format != "ascend-om" or t.ascend is not None,
+        ),
+        Rule(
+            cel="!has(self.ascend) || self.format == 'ascend-om'",
+            message="ascend options apply only to format ascend-om",
+            check=lambda t: t.ascend is None or t.format == "ascend-om",
+        ),
+        Rule(
+            cel="!has(self.quantization) || self.format == 'onnx-int8'",
+            message="quantization applies only to format onnx-int8",
+            check=lambda t: t.quantization is None or t.format == "onnx-int8",
+        ),
+    )
+
+    format: TargetFormat
+    """Output format: ONNX (fp32), ONNX FP16, ONNX INT8, TorchScript, OpenVINO IR, a TensorRT
+    plan (gpu) or an Ascend offline model (ascend)."""
+    hardware: Hardware = "cpu"
+    """Hardware the output runs on; the Job runs on that hardware's nodes so that the
+    verification and latency figures are measured where the model will serve."""
+    opset: Annotated[int, Field(ge=7, le=23)] | None = None
+    """ONNX opset for the export; the worker's default (18) when unset."""
+    quantization: Quantization | None = None
+    """INT8 settings (format onnx-int8); dynamic quantization when unset."""
+    ascend: AscendOptions | None = None
+    """Ascend options (format ascend-om)."""
+
+
+class ConversionOutput(ApiModel):
+    """The ModelVersion the conversion creates."""
+
+    name: ObjectName | None = None
+    """Name of the output ModelVersion; the ConversionJob's name when unset."""
+    version: SemanticVersion | None = None
+    """Semantic version of the output; the source's version with build metadata naming the
+    target (e.g. `1.0.0+onnx-fp16.gpu`) when unset."""
+
+
+class VerifySpec(ApiModel):
+    """Numerical-equivalence check of the converted model against its source."""
+
+    enabled: bool = True
+    """Run the check (on by default). A failed check fails the job and registers no output."""
+    atol: Annotated[float, Field(ge=0)] | None = None
+    """Absolute tolerance; per-format default when unset (tight for fp32, looser for fp16)."""
+    rtol: Annotated[float, Field(ge=0)] | None = None
+    """Relative tolerance; per-format default when unset."""
+    samples: Annotated[int, Field(ge=1, le=10000)] = 16
+    """Number of inputs to compare on (from calibration data when given, else generated from
+    the signature)."""
+    min_top1_agreement: Annotated[float, Field(ge=0, le=1)] | None = None
+    """For classifiers: the least fraction of samples whose arg-max must agree (how INT8 is
+    judged); per-format default when unset."""
+
+
+class ConversionJobSpec(ApiModel):
+    """Desired state of a ConversionJob. Immutable once created."""
+
+    immutable = immutable("spec is immutable: create a new ConversionJob instead")
+
+    source_ref: LocalObjectReference
+    """The ModelVersion to convert; the job waits until it is Ready."""
+    target: ConversionTarget
+    """Output format and hardware."""
+    output: ConversionOutput | None = None
+    """Name and version of the output ModelVersion."""
+    verify: VerifySpec | None = None
+    """Equivalence check settings (on with per-format tolerances when unset)."""
+    resources: ResourceRequirements | None = None
+    """Worker resources, overriding the hardware profile's defaults."""
+
+
+class OutputVerification(ApiModel):
+    """Verification figures of one output tensor."""
+
+    model_config = {"strict": False}
+
+    name: Annotated[str, Field(max_length=256)]
+    """Output tensor name."""
+    max_abs_diff: float
+    """Largest absolute difference."""
+    max_rel_diff: float
+    """Largest relative difference."""
+    top1_agreement: float | None = None
+    """Fraction of samples whose arg-max agrees."""
+    passed: bool
+    """Whether this output is within tolerance."""
+
+
+class Verification(ApiModel):
+    """Outcome of the equivalence check."""
+
+    model_config = {"strict": False}
+
+    passed: bool
+    """Whether every output is within tolerance."""
+    max_abs_diff: float | None = None
+    """Largest absolute difference over all outputs."""
+    max_rel_diff: float | None = None
+    """Largest relative difference over all outputs."""
+    top1_agreement: float | None = None
+    """Smallest top-1 agreement over classifier outputs."""
+    atol: float | None = None
+    """Absolute tolerance applied."""
+    rtol: float | None = None
+    """Relative tolerance applied."""
+    samples: int | None = None
+    """Number of inputs compared."""
+    outputs: Annotated[list[OutputVerification], Field(max_length=64)] = []
+    """Per-output figures."""
+
+
+class Performance(ApiModel):
+    """Latency and size of one model on the job's own hardware."""
+
+    model_config = {"strict": False}
+
+    latency_p50_ms_batch1: float | None = None
+    """Median latency at batch size 1, in milliseconds."""
+    latency_p50_ms_batch_n: float | None = None
+    """Median latency at `batchSize`, in milliseconds."""
+    batch_size: int | None = None
+    """The larger batch size measured."""
+    size_bytes: int | None = None
+    """Model size in bytes."""
+
+
+class Benchmark(ApiModel):
+    """Source versus converted model, measured in the same job, so that nobody ships a slower
+    'optimised' model without seeing it."""
+
+    model_config = {"strict": False}
+
+    source: Performance | None = None
+    """The source model."""
+    output: Performance | None = None
+    """The converted model."""
+    speedup_batch1: float | None = None
+    """Source latency / converted latency at batch 1 (below 1 means slower)."""
+    speedup_batch_n: float | None = None
+    """Source latency / converted latency at the larger batch."""
+    size_ratio: float | None = None
+    """Converted size / source size."""
+
+
+class ConversionJobStatus(StatusBase):
+    """Observed state of a ConversionJob."""
+
+    phase: JobPhase | None = None
+    """Pending, Running, Succeeded or Failed."""
+    job_name: NameText | None = None
+    """The Kubernetes Job that runs the conversion."""
+    start_time: datetime | None = None
+    """When the Job started."""
+    completion_time: datetime | None = None
+    """When the Job finished."""
+    output_version: NameText | None = None
+    """The ModelVersion created from the output."""
+    artifact: Artifact | None = None
+    """The stored output artifact."""
+    verification: Verification | None = None
+    """Equivalence check outcome."""
+    benchmark: Benchmark | None = None
+    """Latency and size, source versus output."""
+    progress: Annotated[str, Field(max_length=256)] | None = None
+    """The current stage, e.g. `export`, `optimise`, `verify`, `upload`."""
+
+
+class ConversionJob(Resource):
+    """Converts a Ready ModelVersion for the hardware it will run on and verifies the result."""
+
+    info = KindInfo(
+        kind="ConversionJob",
+        plural="conversionjobs",
+        short_names=("cvj",),
+        columns=(
+            PrinterColumn("Source", ".spec.sourceRef.name"),
+            PrinterColumn("Target", ".spec.target.format"),
+            PrinterColumn("Hardware", ".spec.target.hardware"),
+            PrinterColumn("Phase", ".status.phase"),
+            PrinterColumn("Output", ".status.outputVersion"),
+            PrinterColumn("Speedup", ".status.benchmark.speedupBatch1", "number", priority=1),
+            AGE,
+        ),
+    )
+
+    api_version: Literal[API_VERSION] = API_VERSION
+    kind: Literal["ConversionJob"] = "ConversionJob"
+    spec: ConversionJobSpec
+    status: ConversionJobStatus | None = None

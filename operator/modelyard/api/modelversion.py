@@ -1,0 +1,249 @@
+"""ModelVersion: one immutable, checksummed version of a Model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from modelyard.api.base import ApiModel
+from modelyard.api.common import (
+    API_VERSION,
+    Hardware,
+    LocalObjectReference,
+    ModelFormat,
+    NameText,
+    ObjectName,
+    SemanticVersion,
+    Sha256,
+    Signature,
+    SourceUri,
+    StatusBase,
+    StringMap,
+)
+from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.rules import Rule, immutable, matches
+
+
+class TrainingJobSource(ApiModel):
+    """Import the output of a training job once it has succeeded; the job is recorded as lineage."""
+
+    kind: Literal["Job", "PyTorchJob", "TFJob"] = "Job"
+    """Kind of the training job: a batch/v1 Job or a Kubeflow PyTorchJob/TFJob."""
+    name: ObjectName
+    """Name of the training job in this namespace."""
+    output_uri: SourceUri
+    """Where the job writes the trained model."""
+
+
+TemplateName = Annotated[
+    str,
+    Field(max_length=63),
+    matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?", "must be a template name such as image-classification-cnn"),
+]
+
+
+class TemplateSource(ApiModel):
+    """Import weights with a template from the catalog, which supplies task, signature,
+    preprocessing, default metrics and (for state dicts) the architecture."""
+
+    name: TemplateName
+    """Template name, e.g. `image-classification-cnn`, `text-classification`, `tabular-mlp`."""
+    uri: SourceUri
+    """Where the weights are."""
+    parameters: StringMap | None = None
+    """Template parameters, e.g. `numClasses: "10"`."""
+
+
+ImageRef = Annotated[
+    str,
+    Field(max_length=512),
+    matches(
+        "[a-z0-9]+([._/:@-][a-zA-Z0-9]+)*",
+        "must be an OCI image reference such as registry.example.com/team/model:1.0",
+    ),
+]
+
+
+class ImageSource(ApiModel):
+    """Copy the model out of an OCI image (an init container copies `path` into the Job)."""
+
+    rules = (
+        Rule(
+            cel="!self.path.contains('/../') && !self.path.endsWith('/..')",
+            message="path must not contain '..' segments",
+            check=lambda s: "/../" not in s.path and not s.path.endswith("/.."),
+        ),
+    )
+
+    image: ImageRef
+    """Image that contains the model."""
+    path: Annotated[str, Field(max_length=1024), matches("/[^ ]*", "must be an absolute path inside the image")]
+    """Absolute path of the model file or folder inside the image."""
+
+
+class VersionSource(ApiModel):
+    """Where the version's model comes from: exactly one of uri, trainingJob, template or image."""
+
+    rules = (
+        Rule(
+            cel=(
+                "(has(self.uri) ? 1 : 0) + (has(self.trainingJob) ? 1 : 0)"
+                " + (has(self.template) ? 1 : 0) + (has(self.image) ? 1 : 0) == 1"
+            ),
+            message="exactly one of uri, trainingJob, template or image must be set",
+            check=lambda s: sum(
+                x is not None for x in (s.uri, s.training_job, s.template, s.image)
+            )
+            == 1,
+        ),
+    )
+
+    uri: SourceUri | None = None
+    """The model file or archive (.tar, .tar.gz, .zip): s3://, file:// or https://."""
+    sha256: Sha256 | None = None
+    """Expected sha256 of the downloaded file; the import fails when it differs."""
+    training_job: TrainingJobSource | None = None
+    """Import from a training job's output."""
+    template: TemplateSource | None = None
+    """Import weights with a catalog template."""
+    image: ImageSource | None = None
+    """Import from a path inside an OCI image."""
+
+
+class Lineage(ApiModel):
+    """Where this version came from."""
+
+    parent_version: ObjectName | None = None
+    """The ModelVersion this one was converted from."""
+    conversion_job: ObjectName | None = None
+    """The ConversionJob that produced this version."""
+    training_job: ObjectName | None = None
+    """The training job that produced the weights."""
+    dataset: SourceUri | None = None
+    """The training dataset."""
+    code: Annotated[str, Field(max_length=1024)] | None = None
+    """The training code, e.g. `https://git.example.com/team/repo@3f2c1e9`."""
+    hyperparameters: StringMap | None = None
+    """Training hyperparameters."""
+
+
+class ModelVersionSpec(ApiModel):
+    """Desired state of a ModelVersion. Immutable once created."""
+
+    immutable = immutable("spec is immutable: create a new ModelVersion instead")
+    rules = (
+        Rule(
+            cel="self.format != 'pytorch-state-dict' || has(self.source.template)",
+            message=(
+                "format pytorch-state-dict needs source.template: a state dict holds weights "
+                "only and the template supplies the architecture"
+            ),
+            check=lambda s: s.format != "pytorch-state-dict" or s.source.template is not None,
+        ),
+    )
+
+    model_ref: LocalObjectReference
+    """The Model this version belongs to."""
+    version: SemanticVersion
+    """Semantic version, unique within the model."""
+    format: ModelFormat
+    """Format of the model artifact."""
+    signature: Signature | None = None
+    """Declared inputs and outputs; checked against the real model on import (inferred when
+    unset)."""
+    source: VersionSource
+    """Where the model comes from."""
+    lineage: Lineage | None = None
+    """Provenance recorded with the version."""
+
+
+class ArtifactFile(ApiModel):
+    """One stored file."""
+
+    model_config = {"strict": False}
+
+    path: Annotated[str, Field(max_length=1024)]
+    """Path relative to the version folder."""
+    size_bytes: Annotated[int, Field(ge=0)]
+    """Size in bytes."""
+    sha256: Annotated[str, Field(max_length=64)]
+    """sha256 of the file's bytes."""
+
+
+class Artifact(ApiModel):
+    """The stored, checksummed artifact of a version."""
+
+    model_config = {"strict": False}
+
+    uri: Annotated[str, Field(max_length=2048)]
+    """Folder of the version in the store."""
+    digest: Annotated[str, Field(max_length=71)]
+    """`sha256:<hex>` of the version's manifest.json, which lists every file's digest."""
+    size_bytes: Annotated[int, Field(ge=0)]
+    """Total size of the model files."""
+    files: Annotated[list[ArtifactFile], Field(max_length=1000)] = []
+    """Every file with its size and digest."""
+
+
+class Inspection(ApiModel):
+    """Facts read from the model without executing it."""
+
+    model_config = {"strict": False}
+
+    opset: int | None = None
+    """ONNX opset."""
+    parameter_count: Annotated[int, Field(ge=0)] | None = None
+    """Number of parameters."""
+    op_types: Annotated[list[Annotated[str, Field(max_length=128)]], Field(max_length=512)] = []
+    """Distinct operator types."""
+    producer: Annotated[str, Field(max_length=256)] | None = None
+    """Tool that produced the model file."""
+
+
+class ModelVersionStatus(StatusBase):
+    """Observed state of a ModelVersion."""
+
+    phase: Literal["Pending", "Importing", "Ready", "Failed"] | None = None
+    """Pending (waiting for a dependency), Importing, Ready or Failed."""
+    job_name: NameText | None = None
+    """The import Job."""
+    start_time: datetime | None = None
+    """When the import started."""
+    completion_time: datetime | None = None
+    """When the import finished."""
+    artifact: Artifact | None = None
+    """The stored artifact once Ready."""
+    signature: Signature | None = None
+    """The model's real signature, as inspected."""
+    inspection: Inspection | None = None
+    """Facts about the model."""
+    hardware: Hardware | None = None
+    """Hardware this version was converted for, when it came from a ConversionJob."""
+    progress: Annotated[str, Field(max_length=256)] | None = None
+    """Progress of the current step, e.g. `importing: 120/512 MiB`."""
+
+
+class ModelVersion(Resource):
+    """One immutable, checksummed version of a Model with its lineage."""
+
+    info = KindInfo(
+        kind="ModelVersion",
+        plural="modelversions",
+        short_names=("mv",),
+        columns=(
+            PrinterColumn("Model", ".spec.modelRef.name"),
+            PrinterColumn("Version", ".spec.version"),
+            PrinterColumn("Format", ".spec.format"),
+            PrinterColumn("Phase", ".status.phase"),
+            PrinterColumn("Digest", ".status.artifact.digest"),
+            PrinterColumn("Parent", ".spec.lineage.parentVersion", priority=1),
+            AGE,
+        ),
+    )
+
+    api_version: Literal[API_VERSION] = API_VERSION
+    kind: Literal["ModelVersion"] = "ModelVersion"
+    spec: ModelVersionSpec
+    status: ModelVersionStatus | None = None

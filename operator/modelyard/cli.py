@@ -1,0 +1,84 @@
+"""The `modelyard` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from modelyard import __version__
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from modelyard.api.validation import ManifestError, parse_manifest
+    from modelyard.manifests import ManifestFileError, load
+
+    try:
+        docs = load(args.paths)
+    except ManifestFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failures = 0
+    for doc in docs:
+        if not doc.is_modelyard:
+            kind = doc.body.get("kind", "?") if isinstance(doc.body, dict) else "?"
+            print(f"skipped  {doc.where}: {kind} is not a modelyard.dev kind")
+            continue
+        try:
+            resource = parse_manifest(doc.body)
+        except ManifestError as error:
+            failures += 1
+            print(f"invalid  {doc.where}: {error}")
+            continue
+        print(f"valid    {doc.where}: {resource.kind}/{resource.name}")
+    print(f"{len(docs)} documents, {failures} invalid")
+    return 1 if failures else 0
+
+
+def _crds(args: argparse.Namespace) -> int:
+    from modelyard.api.crd import crd_files
+
+    out: Path = args.out
+    stale = []
+    for name, text in crd_files().items():
+        target = out / name
+        if args.check:
+            if not target.is_file() or target.read_text() != text:
+                stale.append(str(target))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            target.write_text(text)
+            print(f"wrote {target}")
+    if stale:
+        print("out of date (run `modelyard crds --out crds/`): " + ", ".join(stale), file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelyard", description="AI model management on Kubernetes, or on one machine."
+    )
+    parser.add_argument("--version", action="version", version=f"modelyard {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    validate = sub.add_parser(
+        "validate", help="check manifests exactly as the CRDs would (no cluster needed)"
+    )
+    validate.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    validate.set_defaults(run=_validate)
+
+    crds = sub.add_parser("crds", help="generate the CustomResourceDefinitions from the API models")
+    crds.add_argument("--out", type=Path, default=Path("crds"), help="output folder (default: crds)")
+    crds.add_argument("--check", action="store_true", help="fail when the files differ instead of writing")
+    crds.set_defaults(run=_crds)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
