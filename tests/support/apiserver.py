@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CRD_DIR = ROOT / "crds"
 
 _MISSING = object()
+CEL_SKIPPED = (
+    "some validation rules were not checked because the object was invalid; "
+    "correct the existing errors to complete validation"
+)
 
 
 @lru_cache(maxsize=None)
@@ -56,7 +60,11 @@ def admit(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[str]:
     for error in OAS30Validator(schema).iter_errors(obj):
         errors.extend(_schema_error(error))
     _unique_lists(obj, schema, (), errors)
-    _cel(obj, _MISSING if old_obj is None else old_obj, schema, (), errors)
+    if any("must be of type" in e.detail for e in errors):
+        # The API server runs no CEL on an object with type errors (hasBlockingErr).
+        errors.append(E.FieldError("", CEL_SKIPPED))
+    else:
+        _cel(obj, _MISSING if old_obj is None else old_obj, schema, (), errors)
     return [str(e) for e in errors]
 
 
@@ -102,9 +110,9 @@ def _schema_error(error: Any) -> list[E.FieldError]:
     if rule == "pattern":
         return [E.invalid(path, value, f"should match '{limit}'")]
     if rule == "minimum":
-        return [E.invalid(path, value, f"should be greater than or equal to {limit}")]
+        return [E.at_least(path, value, limit)]
     if rule == "maximum":
-        return [E.invalid(path, value, f"should be less than or equal to {limit}")]
+        return [E.at_most(path, value, limit)]
     if rule == "maxLength":
         return [E.too_long(path, limit)]
     if rule == "minLength":
@@ -166,7 +174,12 @@ def _cel(value: Any, old: Any, schema: dict[str, Any], path: tuple, errors: list
         transition = "oldSelf" in rule["rule"]
         if transition and old is _MISSING:
             continue
-        ok = evaluate(rule["rule"], value, old) if transition else evaluate(rule["rule"], value)
+        try:
+            ok = evaluate(rule["rule"], value, *((old,) if transition else ()))
+        except celpy.CELEvalError as error:
+            # e.g. a rule reading a required field that is missing (reported by the schema)
+            errors.append(E.rule_failed(path, value, f"rule evaluation error: {error.args[0]}"))
+            continue
         if not ok:
             errors.append(E.rule_failed(path, value, rule["message"]))
     for child, child_schema, child_path in _children(value, schema, path):

@@ -85,6 +85,21 @@ def wrong_type(path: Path, value: Any, expected: str) -> FieldError:
     )
 
 
+def _number(value: float) -> str:
+    """Numbers as Go prints them: 1.0 -> 1, 0.5 -> 0.5."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def at_least(path: Path, value: Any, limit: float) -> FieldError:
+    return invalid(path, value, f"should be greater than or equal to {_number(limit)}")
+
+
+def at_most(path: Path, value: Any, limit: float) -> FieldError:
+    return invalid(path, value, f"should be less than or equal to {_number(limit)}")
+
+
 def too_long(path: Path, limit: int) -> FieldError:
     return FieldError(field_path(path), f"Too long: may not be more than {limit} bytes")
 
@@ -138,9 +153,9 @@ def _translate(e: dict[str, Any], loc: tuple[Any, ...]) -> FieldError:
     if kind == "string_pattern_mismatch":
         return invalid(loc, value, f"should match '{ctx['pattern']}'")
     if kind == "greater_than_equal":
-        return invalid(loc, value, f"should be greater than or equal to {ctx['ge']}")
+        return at_least(loc, value, ctx["ge"])
     if kind == "less_than_equal":
-        return invalid(loc, value, f"should be less than or equal to {ctx['le']}")
+        return at_most(loc, value, ctx["le"])
     if kind == "string_too_long":
         return too_long(loc, ctx["max_length"])
     if kind == "string_too_short":
