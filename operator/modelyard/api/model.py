@@ -89,7 +89,7 @@ class VersionSummary(ApiModel):
     """ModelVersion object name."""
     version: Annotated[str, Field(max_length=128)]
     """Semantic version."""
-    phase: str
+    phase: Literal["Pending", "Importing", "Ready", "Failed"]
     """The version's phase."""
     format: ModelFormat | None = None
     """Model format."""

@@ -147,3 +147,4 @@ def test_printer_columns_answer_the_first_questions():
     assert names("ModelVersion") == ["Model", "Version", "Format", "Phase", "Digest", "Age"]
     assert names("ConversionJob") == ["Source", "Target", "Hardware", "Phase", "Output", "Age"]
     assert names("EvaluationJob") == ["Version", "Phase", "Passed", "Accuracy", "Age"]
+

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Regenerate everything derived from operator/modelyard/api: the CRDs and the API reference.
+# Tests fail when the checked-in files drift from the models.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-.venv/bin/python}"
+"$PYTHON" -m modelyard crds --out crds
+"$PYTHON" -m modelyard.api.reference > docs/api-reference.md
+echo "wrote docs/api-reference.md"
