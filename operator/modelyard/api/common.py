@@ -90,7 +90,7 @@ LongText = Annotated[str, Field(max_length=4096)]
 
 StringMap = Annotated[
     dict[str, Annotated[str, Field(max_length=1024)]],
-    Field(max_length=64, json_schema_extra={"maxProperties": 64}),
+    Field(max_length=64),
 ]
 """Free-form string pairs (hyperparameters, template parameters)."""
 
@@ -184,7 +184,7 @@ Quantity = Annotated[
 
 ResourceList = Annotated[
     dict[str, Quantity],
-    Field(max_length=16, json_schema_extra={"maxProperties": 16}),
+    Field(max_length=16),
 ]
 
 

@@ -3,6 +3,7 @@ manifests with the same message, and accept the same examples."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -82,9 +83,6 @@ def test_model_spec_stays_mutable():
 
 def test_defaults_match_between_crd_and_pydantic():
     obj = builders.conversion_job(verify={})
-    defaulted = dict(obj, spec=dict(obj["spec"]))
-    import copy
-
     defaulted = copy.deepcopy(obj)
     apiserver.apply_defaults(defaulted, apiserver.schema_of("ConversionJob"))
     parsed = parse_manifest(obj).spec.to_dict()
