@@ -1,0 +1,121 @@
+"""The store interface: streamed, hashed writes and reads of immutable objects."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, Iterator
+
+CHUNK = 1024 * 1024
+
+Progress = Callable[[int], None]
+"""Called with the number of bytes just transferred."""
+
+
+class StoreError(Exception):
+    """A storage failure with a message a user can act on (never containing a secret).
+
+    `reason` is a CamelCase code (NoSuchBucket, AccessDenied, InvalidCredentials,
+    EndpointUnreachable, TLSError, NotFound, IntegrityError, AlreadyExists, ...) for programs.
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """What was written: size and sha256 computed while streaming."""
+
+    size: int
+    sha256: str
+
+
+class HashingReader:
+    """Wraps a stream: hashes and counts what passes through, optionally copies it to a file."""
+
+    def __init__(self, stream: BinaryIO, tee: BinaryIO | None = None, progress: Progress | None = None):
+        self._stream = stream
+        self._tee = tee
+        self._progress = progress
+        self._hash = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._stream.read(n)
+        if data:
+            self._hash.update(data)
+            self.size += len(data)
+            if self._tee is not None:
+                self._tee.write(data)
+            if self._progress is not None:
+                self._progress(len(data))
+        return data
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def result(self) -> PutResult:
+        return PutResult(self.size, self.sha256)
+
+
+def read_full(stream: BinaryIO, size: int) -> bytes:
+    """Read exactly `size` bytes unless the stream ends first (streams may return short reads)."""
+    parts, remaining = [], size
+    while remaining > 0:
+        data = stream.read(min(remaining, 8 * CHUNK))
+        if not data:
+            break
+        parts.append(data)
+        remaining -= len(data)
+    return b"".join(parts)
+
+
+class Store(ABC):
+    """An object store rooted at `uri`; keys are relative, '/'-separated."""
+
+    uri: str
+
+    @abstractmethod
+    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None) -> PutResult:
+        """Stream `stream` into `key`, hashing on the way; the object appears only when complete."""
+
+    @abstractmethod
+    @contextmanager
+    def open(self, key: str) -> Iterator[BinaryIO]:
+        """A readable stream of `key` (StoreError NotFound when absent)."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether `key` exists."""
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Keys under `prefix` (relative to the store root), sorted."""
+
+    @abstractmethod
+    def delete(self, keys: list[str]) -> None:
+        """Delete keys (missing keys are fine)."""
+
+    def describe(self, key: str) -> str:
+        """The full URI of `key`, for messages and status."""
+        return f"{self.uri.rstrip('/')}/{key}"
+
+    def put_bytes(self, key: str, data: bytes) -> PutResult:
+        import io
+
+        return self.put(key, io.BytesIO(data))
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open(key) as stream:
+            return stream.read()
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = self.list(prefix)
+        self.delete(keys)
+        return len(keys)

@@ -1,0 +1,21 @@
+"""Open the store a URI names."""
+
+from __future__ import annotations
+
+from modelyard.storage.base import Store
+from modelyard.storage.config import S3Settings
+from modelyard.storage.uri import parse
+
+
+def open_store(uri: str, settings: S3Settings | None = None) -> Store:
+    """A Store for `s3://bucket[/prefix]` or `file:///path`."""
+    location = parse(uri)
+    if location.scheme == "s3":
+        from modelyard.storage.s3 import S3Store
+
+        return S3Store(location.bucket, location.key, settings)
+    if location.scheme == "file":
+        from modelyard.storage.fs import FileStore
+
+        return FileStore(location.path)
+    raise ValueError(f"{uri!r}: a store is s3://bucket[/prefix] or file:///path")

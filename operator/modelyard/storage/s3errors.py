@@ -1,0 +1,55 @@
+"""botocore failures translated into messages a user can act on.
+
+Each message names the endpoint, bucket and key involved and what to check; none contains a
+credential (botocore's own messages never echo the secret key; we do not add the access key).
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ReadTimeoutError,
+    SSLError,
+)
+
+from modelyard.storage.base import StoreError
+
+_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidSecurity"}
+_THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
+
+
+def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action: str) -> StoreError:
+    """A StoreError for `error` raised while doing `action` on s3://bucket/key at endpoint."""
+    where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
+    at = f"{where} (endpoint {endpoint})"
+    if isinstance(error, ClientError):
+        code = error.response.get("Error", {}).get("Code", "")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            return StoreError("NoSuchBucket", f"cannot {action} {at}: bucket {bucket!r} does not exist; create it or fix the store URI")
+        if code in ("NoSuchKey", "404", "NotFound") or status == 404:
+            return StoreError("NotFound", f"cannot {action} {at}: no such object")
+        if code in _CREDENTIALS:
+            return StoreError("InvalidCredentials", f"cannot {action} {at}: the store rejected the credentials ({code}); check the secret referenced by storage.secretRef or the workload identity")
+        if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
+            return StoreError("AccessDenied", f"cannot {action} {at}: access denied; the credentials in use lack permission for this bucket/key")
+        if code in _THROTTLED:
+            return StoreError("Throttled", f"cannot {action} {at}: the store kept throttling requests ({code}) after retries")
+        return StoreError(code or "StoreError", f"cannot {action} {at}: {code or status}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": "))
+    if isinstance(error, SSLError):
+        return StoreError("TLSError", f"cannot {action} {at}: TLS failed ({error}); set the CA bundle (MODELYARD_S3_CA_BUNDLE / chart value store.caBundle) for a private CA")
+    if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError)):
+        return StoreError("EndpointUnreachable", f"cannot {action} {at}: endpoint unreachable after retries; check the endpoint URL, DNS and network policy")
+    if isinstance(error, ReadTimeoutError):
+        return StoreError("Timeout", f"cannot {action} {at}: the endpoint stopped answering (read timeout) after retries")
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return StoreError("NoCredentials", f"cannot {action} {at}: no credentials found; reference a Secret in storage.secretRef or give the worker a web identity (IRSA)")
+    if isinstance(error, BotoCoreError):
+        return StoreError("StoreError", f"cannot {action} {at}: {type(error).__name__}: {error}")
+    return StoreError("StoreError", f"cannot {action} {at}: {type(error).__name__}: {error}")
