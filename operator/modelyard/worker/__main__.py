@@ -1,0 +1,142 @@
+"""`python -m modelyard.worker COMMAND`: what the import, conversion and evaluation Jobs run.
+
+Input is the object (ModelVersion, ConversionJob, EvaluationJob) as JSON or YAML, from
+`--object FILE` or the `MODELYARD_OBJECT` environment variable; the store comes from
+`--store` or `MODELYARD_STORE_URI` and its S3 settings from `MODELYARD_S3_*`. The result is
+printed as the last line of stdout and written to the termination-message path; the exit code
+is 0 on success, 1 on a failure the user can fix, 2 on an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelyard.workloads.image_source import MOUNT
+
+log = logging.getLogger("modelyard.worker")
+
+
+def _object(args: argparse.Namespace) -> dict[str, Any]:
+    if args.object:
+        return yaml.safe_load(Path(args.object).read_text())
+    inline = os.environ.get("MODELYARD_OBJECT")
+    if not inline:
+        raise SystemExit("modelyard.worker: give --object FILE or set MODELYARD_OBJECT")
+    return json.loads(inline)
+
+
+def _progress_logger() -> Any:
+    state = {"bytes": 0, "next": 0}
+
+    def progress(n: int) -> None:
+        state["bytes"] += n
+        if state["bytes"] >= state["next"]:
+            log.info("transferred %d MiB", state["bytes"] // (1024 * 1024))
+            state["next"] += 64 * 1024 * 1024
+
+    return progress
+
+
+def _import(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.importer import ImportJob, run_import
+
+    obj = parse_object(_object(args))
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        job = ImportJob(
+            namespace=obj.namespace,
+            name=obj.name,
+            spec=obj.spec,
+            store=open_store(args.store),
+            workdir=Path(workdir),
+            image_root=Path(args.image_root),
+            template_dir=Path(args.template_dir) if args.template_dir else None,
+            progress=_progress_logger(),
+        )
+        return run_import(job)
+
+
+COMMANDS = {"import": _import}
+
+
+def failure(kind: str, reason: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "kind": kind, "phase": "Failed", "reason": reason, "message": message}
+
+
+def classify(error: BaseException) -> tuple[str, str] | None:
+    """(reason, message) for errors a user can act on; None for internal errors."""
+    from modelyard.api.validation import ManifestError
+    from modelyard.storage.base import StoreError
+    from modelyard.worker.archive import ArchiveError
+    from modelyard.worker.importer import ImportFailure
+    from modelyard.worker.source import SourceError
+
+    if isinstance(error, (StoreError, SourceError, ImportFailure)):
+        return error.reason, str(error)
+    if isinstance(error, ArchiveError):
+        return "UnsafeArchive", str(error)
+    if isinstance(error, ManifestError):
+        return "InvalidSpec", str(error)
+    try:
+        from modelyard.templates import TemplateError
+        from modelyard.worker.inspect import InspectionError, SignatureMismatch, UnsafeModelError
+    except ImportError:
+        return None
+    if isinstance(error, UnsafeModelError):
+        return "UnsafeModel", str(error)
+    if isinstance(error, SignatureMismatch):
+        return "SignatureMismatch", str(error)
+    if isinstance(error, InspectionError):
+        return "InvalidModel", str(error)
+    if isinstance(error, TemplateError):
+        return "InvalidTemplate", str(error)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    from modelyard.worker.result import write_termination_message
+
+    parser = argparse.ArgumentParser(prog="python -m modelyard.worker")
+    parser.add_argument("command", choices=sorted(COMMANDS))
+    parser.add_argument("--object", help="the object as a JSON/YAML file (else $MODELYARD_OBJECT)")
+    parser.add_argument("--store", default=os.environ.get("MODELYARD_STORE_URI"), help="store URI")
+    parser.add_argument("--workdir", default=os.environ.get("MODELYARD_WORKDIR"), help="scratch folder")
+    parser.add_argument("--image-root", default=os.environ.get("MODELYARD_IMAGE_ROOT", MOUNT))
+    parser.add_argument("--template-dir", default=os.environ.get("MODELYARD_TEMPLATE_DIR"))
+    parser.add_argument(
+        "--termination-log",
+        default=os.environ.get("MODELYARD_TERMINATION_LOG", "/dev/termination-log"),
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    if not args.store:
+        parser.error("give --store URI or set MODELYARD_STORE_URI")
+    code = 0
+    try:
+        result = COMMANDS[args.command](args)
+    except Exception as error:  # noqa: BLE001 - every failure must become a result
+        known = classify(error)
+        if known is None:
+            traceback.print_exc()
+            result, code = failure(args.command, "InternalError", f"{type(error).__name__}: {error}"), 2
+        else:
+            result, code = failure(args.command, *known), 1
+        log.error("%s failed: %s", args.command, result["message"])
+    write_termination_message(Path(args.termination_log), result)
+    print(json.dumps(result, separators=(",", ":"), sort_keys=True))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

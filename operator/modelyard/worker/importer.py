@@ -1,0 +1,215 @@
+"""Import: fetch a ModelVersion's source, prove what it is, store it immutably.
+
+A single model file is uploaded while it downloads (one pass: the bytes are hashed, copied to
+the work folder for inspection and sent to the store together); archives are unpacked safely
+and their files uploaded one by one. The manifest is written only after the model was
+inspected and its signature checked, so a version is never complete unless it is right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from modelyard import __version__
+from modelyard.api.common import Signature
+from modelyard.api.modelversion import ModelVersionSpec
+from modelyard.storage.base import CHUNK, HashingReader, Progress, Store
+from modelyard.storage.config import S3Settings
+from modelyard.storage.layout import FileEntry, Manifest, VersionWriter, version_prefix
+from modelyard.worker.archive import extract, is_archive
+from modelyard.worker.source import basename, open_source, redact
+from modelyard.workloads.image_source import MOUNT
+
+IMAGE_ROOT = Path(MOUNT)
+"""Where the image-source init container copies the model (a shared emptyDir)."""
+
+
+class ImportFailure(Exception):
+    """A failed import with a reason code and a message for the user."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class ImportJob:
+    """Everything one import needs."""
+
+    namespace: str
+    name: str
+    spec: ModelVersionSpec
+    store: Store
+    workdir: Path
+    s3: S3Settings | None = None
+    image_root: Path = IMAGE_ROOT
+    template_dir: Path | None = None
+    progress: Progress | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def source_uri(spec: ModelVersionSpec, image_root: Path = IMAGE_ROOT) -> str:
+    """The URI to read, whichever kind of source the spec names."""
+    source = spec.source
+    if source.uri:
+        return source.uri
+    if source.training_job:
+        return source.training_job.output_uri
+    if source.template:
+        return source.template.uri
+    assert source.image is not None
+    return f"file://{image_root / PurePosixPath(source.image.path).name}"
+
+
+def _lineage(spec: ModelVersionSpec) -> dict[str, Any]:
+    lineage = spec.lineage.to_dict() if spec.lineage else {}
+    if spec.source.training_job:
+        lineage.setdefault("trainingJob", spec.source.training_job.name)
+        lineage["trainingJobKind"] = spec.source.training_job.kind
+    if spec.source.image:
+        lineage["image"] = spec.source.image.image
+    if spec.source.template:
+        lineage["template"] = spec.source.template.name
+    return lineage
+
+
+def tool_versions(*packages: str) -> dict[str, str]:
+    versions = {"modelyard": __version__, "python": platform.python_version()}
+    for package in packages:
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def _hash_file(path: Path) -> FileEntry:
+    digest, size = hashlib.sha256(), 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return FileEntry(path=path.name, size_bytes=size, sha256=digest.hexdigest())
+
+
+def run_import(job: ImportJob) -> dict[str, Any]:
+    """Import the version; returns the result (also stored as result.json)."""
+    from modelyard.templates import load_catalog
+    from modelyard.worker.inspect import check_signature, inspect_model
+
+    spec = job.spec
+    uri = source_uri(spec, job.image_root)
+    prefix = version_prefix(job.namespace, spec.model_ref.name, spec.version)
+    writer = VersionWriter(job.store, prefix)
+    template = None
+    if spec.source.template:
+        catalog = load_catalog(job.template_dir)
+        template = catalog.get(spec.source.template.name).resolve(spec.source.template.parameters or {})
+    try:
+        model_path, local_files = _fetch(job, uri, writer)
+        facts = inspect_model(model_path, spec.format, template)
+        declared = spec.signature or (template.signature if template else None)
+        signature: Signature = check_signature(declared, facts.signature)
+        entries = _store_files(job, writer, model_path, local_files)
+        manifest = Manifest(
+            namespace=job.namespace,
+            model=spec.model_ref.name,
+            name=job.name,
+            version=spec.version,
+            format=spec.format,
+            files=entries,
+            signature=signature.to_dict(),
+            inspection=facts.to_status(),
+            lineage=_lineage(spec),
+            source={"uri": redact(uri), **({"sha256": spec.source.sha256} if spec.source.sha256 else {})},
+            tools=tool_versions("torch", "onnx", "onnxruntime", "safetensors"),
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        digest = writer.commit(manifest)
+        result = _result(job, writer, manifest, digest)
+        if writer.written:
+            writer.write_result(result)
+        return result
+    except BaseException:
+        writer.abort()
+        raise
+
+
+def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> tuple[Path, list[Path]]:
+    """Bring the source into the work folder (uploading a single file on the way); returns the
+    path to inspect and the local files that make up the version."""
+    local_source = Path(uri[len("file://"):]) if uri.startswith("file://") else None
+    if local_source is not None and local_source.is_dir():
+        files = sorted(p.relative_to(local_source) for p in local_source.rglob("*") if p.is_file())
+        return local_source, files
+    name = basename(uri)
+    target = job.workdir / "source" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stream_into_store = not is_archive(name) and writer.existing is None
+    with open_source(uri, job.s3) as stream, target.open("wb") as copy:
+        reader = HashingReader(stream, tee=copy, progress=job.progress)
+        if stream_into_store:
+            writer.put_file(name, reader)
+        else:
+            while reader.read(CHUNK):
+                pass
+    expected = job.spec.source.sha256
+    if expected and reader.sha256 != expected:
+        raise ImportFailure(
+            "DigestMismatch",
+            f"source {redact(uri)} has sha256 {reader.sha256}, but spec.source.sha256 is {expected}",
+        )
+    if is_archive(name):
+        unpacked = job.workdir / "unpacked"
+        return unpacked, sorted(extract(target, unpacked))
+    return target, [Path(name)]
+
+
+def _store_files(job: ImportJob, writer: VersionWriter, model_path: Path, files: list[Path]) -> list[FileEntry]:
+    """Upload what is not in the store yet; entries for every file of the version."""
+    root = model_path if model_path.is_dir() else model_path.parent
+    done = {e.path: e for e in writer.written}
+    entries = []
+    for relative in files:
+        key = relative.as_posix()
+        if key in done:
+            entries.append(done[key])
+        elif writer.existing is not None:
+            entry = _hash_file(root / relative)
+            entries.append(FileEntry(path=key, size_bytes=entry.size_bytes, sha256=entry.sha256))
+        else:
+            with (root / relative).open("rb") as stream:
+                entries.append(writer.put_file(key, stream, job.progress))
+    return entries
+
+
+def _result(job: ImportJob, writer: VersionWriter, manifest: Manifest, digest: str) -> dict[str, Any]:
+    reused = writer.existing is not None
+    return {
+        "ok": True,
+        "kind": "import",
+        "phase": "Ready",
+        "reason": "AlreadyImported" if reused else "Imported",
+        "message": (
+            f"version {manifest.version} already stored with identical content"
+            if reused
+            else f"imported {len(manifest.files)} file(s), {manifest.size_bytes} bytes"
+        ),
+        "artifact": {
+            "uri": job.store.describe(writer.prefix) + "/",
+            "digest": digest,
+            "sizeBytes": manifest.size_bytes,
+            "files": [f.model_dump(by_alias=True) for f in manifest.files],
+        },
+        "signature": manifest.signature,
+        "inspection": manifest.inspection,
+        "lineage": manifest.lineage,
+        "durationSeconds": round(time.monotonic() - job.started, 3),
+    }
