@@ -81,7 +81,7 @@ def _check_unique_lists(obj: ApiModel) -> None:
                     {
                         "field": field.alias or name,
                         "index": index,
-                        "value": dict(zip(keys, key)) if list_type == "map" else item,
+                        "value": dict(zip(keys, key, strict=True)) if list_type == "map" else item,
                     },
                 )
             seen.add(key)

@@ -240,3 +240,24 @@ class StatusBase(ApiModel):
     `Stalled` means a person must act."""
     message: Annotated[str, Field(max_length=32768)] | None = None
     """A one-line summary of the current state, for `kubectl get` and people."""
+
+
+class WorkStatus(StatusBase):
+    """Status fields of kinds whose work runs in a Kubernetes Job."""
+
+    job_name: NameText | None = None
+    """The Kubernetes Job doing the work."""
+    start_time: datetime | None = None
+    """When the Job started."""
+    completion_time: datetime | None = None
+    """When the Job finished."""
+    progress: Annotated[str, Field(max_length=256)] | None = None
+    """Progress of the current step, e.g. `importing: 120/512 MiB` or `verify`."""
+
+
+class JobStatus(WorkStatus):
+    """Status fields of ConversionJob and EvaluationJob."""
+
+    phase: JobPhase | None = None
+    """Pending (waiting for its input), Running, Succeeded or Failed."""
+

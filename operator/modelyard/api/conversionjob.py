@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -11,14 +10,13 @@ from modelyard.api.base import ApiModel
 from modelyard.api.common import (
     API_VERSION,
     Hardware,
-    JobPhase,
+    JobStatus,
     LocalObjectReference,
     NameText,
     ObjectName,
     ResourceRequirements,
     SemanticVersion,
     SourceUri,
-    StatusBase,
 )
 from modelyard.api.modelversion import Artifact
 from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
@@ -228,17 +226,9 @@ class Benchmark(ApiModel):
     """Converted size / source size."""
 
 
-class ConversionJobStatus(StatusBase):
+class ConversionJobStatus(JobStatus):
     """Observed state of a ConversionJob."""
 
-    phase: JobPhase | None = None
-    """Pending, Running, Succeeded or Failed."""
-    job_name: NameText | None = None
-    """The Kubernetes Job that runs the conversion."""
-    start_time: datetime | None = None
-    """When the Job started."""
-    completion_time: datetime | None = None
-    """When the Job finished."""
     output_version: NameText | None = None
     """The ModelVersion created from the output."""
     artifact: Artifact | None = None
@@ -247,8 +237,6 @@ class ConversionJobStatus(StatusBase):
     """Equivalence check outcome."""
     benchmark: Benchmark | None = None
     """Latency and size, source versus output."""
-    progress: Annotated[str, Field(max_length=256)] | None = None
-    """The current stage, e.g. `export`, `optimise`, `verify`, `upload`."""
 
 
 class ConversionJob(Resource):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -12,14 +11,12 @@ from modelyard.api.common import (
     API_VERSION,
     EndpointUrl,
     Hardware,
-    JobPhase,
+    JobStatus,
     LocalObjectReference,
-    NameText,
     ObjectName,
     ResourceRequirements,
     Sha256,
     SourceUri,
-    StatusBase,
 )
 from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
 from modelyard.api.rules import Rule, immutable
@@ -151,17 +148,9 @@ class GateResult(ApiModel):
     """Whether the gate holds."""
 
 
-class EvaluationJobStatus(StatusBase):
+class EvaluationJobStatus(JobStatus):
     """Observed state of an EvaluationJob."""
 
-    phase: JobPhase | None = None
-    """Pending, Running, Succeeded or Failed. A job whose gates fail still Succeeds."""
-    job_name: NameText | None = None
-    """The Kubernetes Job that runs the evaluation."""
-    start_time: datetime | None = None
-    """When the Job started."""
-    completion_time: datetime | None = None
-    """When the Job finished."""
     results: Annotated[dict[str, float], Field(max_length=256)] = {}
     """Metric name -> value (e.g. accuracy, f1, latencyP95Ms, throughput)."""
     gates: Annotated[list[GateResult], Field(max_length=64)] = []
@@ -170,8 +159,6 @@ class EvaluationJobStatus(StatusBase):
     """The verdict: every gate (and the baseline comparison) holds."""
     report_uri: Annotated[str, Field(max_length=2048)] | None = None
     """Folder of the report (report.json, report.html, PNG plots) in the store."""
-    progress: Annotated[str, Field(max_length=256)] | None = None
-    """Progress of the evaluation, e.g. `batch 12/40`."""
 
 
 class EvaluationJob(Resource):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -13,13 +12,12 @@ from modelyard.api.common import (
     Hardware,
     LocalObjectReference,
     ModelFormat,
-    NameText,
     ObjectName,
     SemanticVersion,
     Sha256,
     Signature,
     SourceUri,
-    StatusBase,
+    WorkStatus,
     StringMap,
 )
 from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
@@ -202,17 +200,11 @@ class Inspection(ApiModel):
     """Tool that produced the model file."""
 
 
-class ModelVersionStatus(StatusBase):
+class ModelVersionStatus(WorkStatus):
     """Observed state of a ModelVersion."""
 
     phase: Literal["Pending", "Importing", "Ready", "Failed"] | None = None
     """Pending (waiting for a dependency), Importing, Ready or Failed."""
-    job_name: NameText | None = None
-    """The import Job."""
-    start_time: datetime | None = None
-    """When the import started."""
-    completion_time: datetime | None = None
-    """When the import finished."""
     artifact: Artifact | None = None
     """The stored artifact once Ready."""
     signature: Signature | None = None
@@ -221,8 +213,6 @@ class ModelVersionStatus(StatusBase):
     """Facts about the model."""
     hardware: Hardware | None = None
     """Hardware this version was converted for, when it came from a ConversionJob."""
-    progress: Annotated[str, Field(max_length=256)] | None = None
-    """Progress of the current step, e.g. `importing: 120/512 MiB`."""
 
 
 class ModelVersion(Resource):
