@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Iterator
 
 from pydantic import BaseModel, ConfigDict
@@ -136,6 +137,25 @@ def verify_version(store: Store, prefix: str, progress: Progress | None = None) 
     for entry in manifest.files:
         with open_verified(store, prefix, entry) as stream:
             while chunk := stream.read(CHUNK):
+                if progress:
+                    progress(len(chunk))
+    return manifest, digest
+
+
+def download_version(
+    store: Store, prefix: str, dest: Path, progress: Progress | None = None
+) -> tuple[Manifest, str]:
+    """Copy a complete version's files into `dest`, verifying each against the manifest."""
+    found = read_manifest(store, prefix)
+    if found is None:
+        raise StoreError("Incomplete", f"{store.describe(prefix)}/ has no {MANIFEST}: the version is incomplete")
+    manifest, digest = found
+    for entry in manifest.files:
+        target = dest.joinpath(*PurePosixPath(entry.path).parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_verified(store, prefix, entry) as stream, target.open("wb") as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
                 if progress:
                     progress(len(chunk))
     return manifest, digest
