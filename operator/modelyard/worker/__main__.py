@@ -67,7 +67,57 @@ def _import(args: argparse.Namespace) -> dict[str, Any]:
         return run_import(job)
 
 
-COMMANDS = {"import": _import}
+def _related(args: argparse.Namespace, flag: str, env: str) -> Any:
+    """Another object the worker needs (the operator passes it; workers never call the API)."""
+    from modelyard.api.validation import parse_object
+
+    path = getattr(args, flag)
+    if path:
+        return parse_object(yaml.safe_load(Path(path).read_text()))
+    inline = os.environ.get(env)
+    return parse_object(json.loads(inline)) if inline else None
+
+
+def _convert(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.convert import ConvertJob, run_convert
+
+    obj = parse_object(_object(args))
+    source = _related(args, "source_version", "MODELYARD_SOURCE_VERSION")
+    if source is None:
+        raise SystemExit("modelyard.worker convert: give --source-version FILE or set MODELYARD_SOURCE_VERSION")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        job = ConvertJob(namespace=obj.namespace, name=obj.name, spec=obj.spec, source=source,
+                         store=open_store(args.store), workdir=Path(workdir), progress=_stage_logger())
+        return run_convert(job)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.evaluate import EvaluateJob, run_evaluate
+
+    obj = parse_object(_object(args))
+    version = _related(args, "model_version", "MODELYARD_MODEL_VERSION")
+    if version is None:
+        raise SystemExit("modelyard.worker evaluate: give --model-version FILE or set MODELYARD_MODEL_VERSION")
+    baseline = _related(args, "baseline_version", "MODELYARD_BASELINE_VERSION")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        job = EvaluateJob(namespace=obj.namespace, name=obj.name, spec=obj.spec, version=version,
+                          baseline=baseline, store=open_store(args.store), workdir=Path(workdir),
+                          progress=_stage_logger())
+        return run_evaluate(job)
+
+
+def _stage_logger() -> Any:
+    def progress(stage: str) -> None:
+        log.info("%s", stage)
+
+    return progress
+
+
+COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate}
 
 
 def failure(kind: str, reason: str, message: str) -> dict[str, Any]:
@@ -79,10 +129,9 @@ def classify(error: BaseException) -> tuple[str, str] | None:
     from modelyard.api.validation import ManifestError
     from modelyard.storage.base import StoreError
     from modelyard.worker.archive import ArchiveError
-    from modelyard.worker.importer import ImportFailure
-    from modelyard.worker.source import SourceError
+    from modelyard.worker.errors import WorkerError
 
-    if isinstance(error, (StoreError, SourceError, ImportFailure)):
+    if isinstance(error, (StoreError, WorkerError)):
         return error.reason, str(error)
     if isinstance(error, ArchiveError):
         return "UnsafeArchive", str(error)
@@ -110,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelyard.worker")
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--object", help="the object as a JSON/YAML file (else $MODELYARD_OBJECT)")
+    parser.add_argument("--source-version", help="convert: the source ModelVersion (else $MODELYARD_SOURCE_VERSION)")
+    parser.add_argument("--model-version", help="evaluate: the ModelVersion (else $MODELYARD_MODEL_VERSION)")
+    parser.add_argument("--baseline-version", help="evaluate: the baseline ModelVersion (else $MODELYARD_BASELINE_VERSION)")
     parser.add_argument("--store", default=os.environ.get("MODELYARD_STORE_URI"), help="store URI")
     parser.add_argument("--workdir", default=os.environ.get("MODELYARD_WORKDIR"), help="scratch folder")
     parser.add_argument("--image-root", default=os.environ.get("MODELYARD_IMAGE_ROOT", MOUNT))

@@ -24,6 +24,7 @@ from modelyard.storage.base import CHUNK, HashingReader, Progress, Store
 from modelyard.storage.config import S3Settings
 from modelyard.storage.layout import FileEntry, Manifest, VersionWriter, version_prefix
 from modelyard.worker.archive import extract, is_archive
+from modelyard.worker.errors import WorkerError
 from modelyard.worker.source import basename, open_source, redact
 from modelyard.workloads.image_source import MOUNT
 
@@ -31,12 +32,8 @@ IMAGE_ROOT = Path(MOUNT)
 """Where the image-source init container copies the model (a shared emptyDir)."""
 
 
-class ImportFailure(Exception):
+class ImportFailure(WorkerError):
     """A failed import with a reason code and a message for the user."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass

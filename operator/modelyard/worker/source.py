@@ -11,14 +11,11 @@ from typing import BinaryIO, Iterator
 from modelyard.storage.base import StoreError
 from modelyard.storage.config import S3Settings
 from modelyard.storage.uri import parse
+from modelyard.worker.errors import WorkerError
 
 
-class SourceError(Exception):
+class SourceError(WorkerError):
     """The source cannot be read; the message says which and why (with no credentials)."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
 
 
 def redact(uri: str) -> str:
