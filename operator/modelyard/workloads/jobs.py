@@ -1,0 +1,296 @@
+"""Pure builders of the batch/v1 Jobs that run the workers.
+
+`build_import_job`, `build_conversion_job` and `build_evaluation_job` return complete Job
+manifests: deterministic names, owner references, labels, the hardware profile's node
+selector, tolerations and resources, store configuration as environment (credentials only
+through Secret references), restricted security, and the worker command. Nothing here calls the
+API server.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from modelyard.api import API_VERSION
+from modelyard.api.conversionjob import ConversionJob
+from modelyard.api.evaluationjob import EvaluationJob
+from modelyard.api.model import Model
+from modelyard.api.modelversion import ModelVersion
+from modelyard.api.resource import Resource
+from modelyard.config import Settings
+from modelyard.workloads.image_source import MOUNT as IMAGE_MOUNT
+from modelyard.workloads.image_source import image_copy_container, image_source_volume
+from modelyard.workloads.naming import job_name, label_value
+from modelyard.workloads.profiles import HardwareProfile
+from modelyard.workloads.security import NON_ROOT_UID, restricted_security_context
+
+WORKER_CONTAINER = "worker"
+USER_ERROR_EXIT_CODE = 1  # the worker's exit code for failures a retry cannot fix
+WORK_DIR = "/work"
+TEMPLATES_DIR = "/etc/modelyard/templates"
+CREDENTIAL_KEYS = (("AWS_ACCESS_KEY_ID", False), ("AWS_SECRET_ACCESS_KEY", False), ("AWS_SESSION_TOKEN", True))
+
+
+class NoStoreConfigured(ValueError):
+    """Neither the Model nor the operator names an artifact store."""
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    """The store a Model's versions go to, with its S3 connection and credentials Secret."""
+
+    uri: str
+    endpoint: str | None = None
+    region: str | None = None
+    secret_name: str | None = None
+
+
+def store_for(model: Model, settings: Settings) -> StoreRef:
+    """The Model's own store, else the operator's default."""
+    storage = model.spec.storage
+    if storage is not None:
+        return StoreRef(
+            uri=storage.uri,
+            endpoint=storage.endpoint or settings.s3.endpoint,
+            region=storage.region or settings.s3.region,
+            secret_name=storage.secret_ref.name if storage.secret_ref else settings.store_secret_name,
+        )
+    if not settings.store_uri:
+        raise NoStoreConfigured(
+            f"Model {model.name!r} has no spec.storage and the operator has no default store "
+            "(chart value store.uri)"
+        )
+    return StoreRef(settings.store_uri, settings.s3.endpoint, settings.s3.region, settings.store_secret_name)
+
+
+def _object_json(obj: Resource) -> str:
+    """What the worker needs of an object: identity, spec and (for inputs) status."""
+    body: dict[str, Any] = {
+        "apiVersion": API_VERSION,
+        "kind": obj.kind,
+        "metadata": {"name": obj.name, "namespace": obj.namespace},
+        "spec": obj.spec.to_dict(),
+    }
+    if obj.status is not None:
+        body["status"] = obj.status.to_dict()
+    return json.dumps(body, separators=(",", ":"), sort_keys=True)
+
+
+def _store_env(store: StoreRef, settings: Settings) -> list[dict[str, Any]]:
+    s3 = settings.s3
+    values = {
+        "MODELYARD_STORE_URI": store.uri,
+        "MODELYARD_S3_ENDPOINT": store.endpoint,
+        "MODELYARD_S3_REGION": store.region,
+        "MODELYARD_S3_ADDRESSING_STYLE": s3.addressing_style,
+        "MODELYARD_S3_CA_BUNDLE": s3.ca_bundle,
+        "MODELYARD_S3_VERIFY_TLS": "true" if s3.verify_tls else "false",
+        "MODELYARD_S3_PART_SIZE_MIB": str(s3.part_size_mib),
+        "MODELYARD_S3_CONCURRENCY": str(s3.concurrency),
+        "MODELYARD_S3_MAX_ATTEMPTS": str(s3.max_attempts),
+    }
+    env = [{"name": k, "value": v} for k, v in values.items() if v is not None]
+    if store.secret_name:
+        env += [
+            {
+                "name": key,
+                "valueFrom": {"secretKeyRef": {"name": store.secret_name, "key": key, "optional": optional}},
+            }
+            for key, optional in CREDENTIAL_KEYS
+        ]
+    return env
+
+
+def _owner_reference(owner: Resource) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": owner.kind,
+        "name": owner.name,
+        "uid": owner.metadata.uid or "",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels_for(owner: Resource, hardware: str, command: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "modelyard-worker",
+        "app.kubernetes.io/managed-by": "modelyard",
+        "app.kubernetes.io/component": command,
+        "modelyard.dev/kind": owner.kind,
+        "modelyard.dev/name": label_value(owner.name),
+        "modelyard.dev/hardware": hardware,
+    }
+
+
+def build_worker_job(
+    *,
+    command: str,
+    owner: Resource,
+    store: StoreRef,
+    hardware: str,
+    profile: HardwareProfile,
+    settings: Settings,
+    related: dict[str, Resource] | None = None,
+    resources: dict[str, Any] | None = None,
+    init_containers: list[dict[str, Any]] | None = None,
+    shared_volumes: list[tuple[dict[str, Any], str]] | None = None,
+) -> dict[str, Any]:
+    """The Job that runs `python -m modelyard.worker <command>` for `owner`."""
+    env = [{"name": "MODELYARD_OBJECT", "value": _object_json(owner)}]
+    env += [{"name": name, "value": _object_json(obj)} for name, obj in (related or {}).items()]
+    env += _store_env(store, settings)
+    env += [
+        {"name": "MODELYARD_WORKDIR", "value": WORK_DIR},
+        {"name": "MODELYARD_TERMINATION_LOG", "value": "/dev/termination-log"},
+        {"name": "HOME", "value": WORK_DIR},
+    ]
+    mounts = [{"name": "work", "mountPath": WORK_DIR}, {"name": "tmp", "mountPath": "/tmp"}]
+    pod_volumes = [
+        {"name": "work", "emptyDir": {"sizeLimit": settings.jobs.work_size_limit}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+    ]
+    for volume, mount_path in shared_volumes or []:
+        pod_volumes.append(volume)
+        mounts.append({"name": volume["name"], "mountPath": mount_path, "readOnly": True})
+    if settings.templates_dir is not None:
+        env.append({"name": "MODELYARD_TEMPLATE_DIR", "value": TEMPLATES_DIR})
+        mounts.append({"name": "templates", "mountPath": TEMPLATES_DIR, "readOnly": True})
+        pod_volumes.append({"name": "templates", "configMap": {"name": "modelyard-templates", "optional": True}})
+    env += [{"name": k, "value": v} for k, v in sorted(profile.env.items())]
+    container = {
+        "name": WORKER_CONTAINER,
+        "image": profile.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python", "-m", "modelyard.worker", command],
+        "env": env,
+        "resources": profile.resources(resources),
+        "volumeMounts": mounts,
+        "securityContext": restricted_security_context(),
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    labels = labels_for(owner, hardware, command)
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": settings.worker_service_account,
+        # Workers never talk to the API server (IRSA webhooks project their own token).
+        "automountServiceAccountToken": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": NON_ROOT_UID,
+            "fsGroup": NON_ROOT_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": pod_volumes,
+    }
+    if init_containers:
+        pod_spec["initContainers"] = init_containers
+    if profile.node_selector:
+        pod_spec["nodeSelector"] = dict(profile.node_selector)
+    if profile.tolerations:
+        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in profile.tolerations]
+    if profile.runtime_class_name:
+        pod_spec["runtimeClassName"] = profile.runtime_class_name
+    if settings.image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": n} for n in settings.image_pull_secrets]
+    jobs = settings.jobs
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(command, owner.name),
+            "namespace": owner.namespace,
+            "labels": labels,
+            "ownerReferences": [_owner_reference(owner)],
+        },
+        "spec": {
+            "backoffLimit": jobs.backoff_limit,
+            "activeDeadlineSeconds": jobs.active_deadline_seconds,
+            "ttlSecondsAfterFinished": jobs.ttl_seconds_after_finished,
+            # A worker's own failure (exit 1: bad input, failed verification) is final; only
+            # infrastructure failures (evictions, OOM) use the backoff budget.
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": WORKER_CONTAINER,
+                            "operator": "In",
+                            "values": [USER_ERROR_EXIT_CODE],
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]},
+                ]
+            },
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }
+
+
+def build_import_job(
+    version: ModelVersion, model: Model, profiles: dict[str, HardwareProfile], settings: Settings
+) -> dict[str, Any]:
+    """The import Job of a ModelVersion (on a CPU node)."""
+    init, shared = [], []
+    if version.spec.source.image is not None:
+        init.append(image_copy_container(version.spec.source.image))
+        shared.append((image_source_volume(), IMAGE_MOUNT))
+    return build_worker_job(
+        command="import",
+        owner=version,
+        store=store_for(model, settings),
+        hardware="cpu",
+        profile=profiles["cpu"],
+        settings=settings,
+        init_containers=init,
+        shared_volumes=shared,
+    )
+
+
+def build_conversion_job(
+    job: ConversionJob,
+    source: ModelVersion,
+    model: Model,
+    profiles: dict[str, HardwareProfile],
+    settings: Settings,
+) -> dict[str, Any]:
+    """The Job that converts `source` on the target hardware's nodes."""
+    hardware = job.spec.target.hardware
+    return build_worker_job(
+        command="convert",
+        owner=job,
+        store=store_for(model, settings),
+        hardware=hardware,
+        profile=profiles[hardware],
+        settings=settings,
+        related={"MODELYARD_SOURCE_VERSION": source},
+        resources=job.spec.resources.to_dict() if job.spec.resources else None,
+    )
+
+
+def build_evaluation_job(
+    job: EvaluationJob,
+    version: ModelVersion,
+    model: Model,
+    profiles: dict[str, HardwareProfile],
+    settings: Settings,
+    baseline: ModelVersion | None = None,
+) -> dict[str, Any]:
+    """The Job that evaluates `version` on the evaluation's hardware."""
+    related: dict[str, Resource] = {"MODELYARD_MODEL_VERSION": version}
+    if baseline is not None:
+        related["MODELYARD_BASELINE_VERSION"] = baseline
+    return build_worker_job(
+        command="evaluate",
+        owner=job,
+        store=store_for(model, settings),
+        hardware=job.spec.hardware,
+        profile=profiles[job.spec.hardware],
+        settings=settings,
+        related=related,
+        resources=job.spec.resources.to_dict() if job.spec.resources else None,
+    )
