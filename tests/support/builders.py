@@ -44,3 +44,32 @@ def with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
     changed = copy.deepcopy(obj)
     changed["spec"].update(spec)
     return changed
+
+
+def job_status(*, complete: bool = False, failed: str | None = None, active: int = 0,
+               start: str | None = "2026-11-22T10:00:00Z") -> dict[str, Any]:
+    """A batch/v1 Job with the given status."""
+    conditions = []
+    if complete:
+        conditions.append({"type": "Complete", "status": "True"})
+    if failed:
+        conditions.append({"type": "Failed", "status": "True", "reason": failed, "message": f"Job has reached {failed}",
+                           "lastTransitionTime": "2026-11-22T10:05:00Z"})
+    status: dict[str, Any] = {"conditions": conditions, "active": active}
+    if start:
+        status["startTime"] = start
+    if complete:
+        status["completionTime"] = "2026-11-22T10:05:00Z"
+        status["succeeded"] = 1
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "job"}, "status": status}
+
+
+def worker_pod(message: str | None = None, exit_code: int = 0, init: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A worker pod; `message` is the termination message when the worker has terminated."""
+    container: dict[str, Any] = {"name": "worker", "state": {"running": {}}}
+    if message is not None:
+        container["state"] = {"terminated": {"exitCode": exit_code, "message": message, "reason": "Completed" if exit_code == 0 else "Error"}}
+    status: dict[str, Any] = {"containerStatuses": [container]}
+    if init is not None:
+        status["initContainerStatuses"] = [init]
+    return {"metadata": {"name": "pod", "creationTimestamp": "2026-11-22T10:00:01Z"}, "status": status}

@@ -1,0 +1,32 @@
+"""What a reconcile decided: the status to write, children to create, events, waiting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Event:
+    """A Kubernetes Event to post on the object."""
+
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass
+class Decision:
+    """The outcome of one reconcile of one object."""
+
+    status: dict[str, Any]
+    """The object's whole new status (camelCase)."""
+    create: list[dict[str, Any]] = field(default_factory=list)
+    """Children to create (a 409 means it exists already, which is fine)."""
+    events: list[Event] = field(default_factory=list)
+    requeue_after: float | None = None
+    """Look again after this many seconds (waiting on something outside our watch)."""
+
+    @property
+    def terminal(self) -> bool:
+        return self.status.get("phase") in ("Ready", "Failed", "Succeeded")

@@ -1,0 +1,86 @@
+"""What a worker Job and its pod say: running, succeeded with a result, or failed and why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from modelyard.workloads.jobs import WORKER_CONTAINER
+
+JobPhase = Literal["Missing", "Pending", "Running", "Succeeded", "Failed"]
+
+
+@dataclass(frozen=True)
+class JobObservation:
+    """The state of one worker Job, read from the Job and its pods."""
+
+    phase: JobPhase
+    result: dict[str, Any] | None = None
+    """The worker's result (termination message), when it wrote one."""
+    reason: str = ""
+    message: str = ""
+    start_time: str | None = None
+    completion_time: str | None = None
+
+
+def _termination(pods: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
+    """The newest worker container's termination message: parsed JSON or raw text."""
+    newest = sorted(pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+    for pod in reversed(newest):
+        statuses = pod.get("status", {}).get("containerStatuses") or []
+        for status in statuses:
+            if status.get("name") != WORKER_CONTAINER:
+                continue
+            terminated = (status.get("state") or {}).get("terminated")
+            if not terminated:
+                continue
+            text = (terminated.get("message") or "").strip()
+            try:
+                parsed = json.loads(text.splitlines()[-1]) if text else None
+            except (json.JSONDecodeError, IndexError):
+                parsed = None
+            if isinstance(parsed, dict):
+                return parsed, text
+            return None, text or f"worker exited with code {terminated.get('exitCode')} ({terminated.get('reason', '')})"
+    return None, ""
+
+
+def _init_failure(pods: list[dict[str, Any]]) -> str:
+    for pod in pods:
+        for status in pod.get("status", {}).get("initContainerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated")
+            if terminated and terminated.get("exitCode", 0) != 0:
+                return f"init container {status.get('name')} failed: {(terminated.get('message') or terminated.get('reason') or '').strip()}"
+            waiting = (status.get("state") or {}).get("waiting")
+            if waiting and waiting.get("reason") in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
+                return f"init container {status.get('name')}: {waiting.get('reason')}: {waiting.get('message', '')}".strip()
+    return ""
+
+
+def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobObservation:
+    """Classify a Job (None when it does not exist) with the pods it owns."""
+    if job is None:
+        return JobObservation("Missing")
+    status = job.get("status") or {}
+    conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
+    start, end = status.get("startTime"), status.get("completionTime")
+    result, text = _termination(pods)
+    if "Complete" in conditions or status.get("succeeded", 0) >= 1:
+        if result is None:
+            return JobObservation("Failed", None, "NoResult", f"the worker finished without a result: {text or 'no termination message'}", start, end)
+        return JobObservation("Succeeded", result, result.get("reason", ""), result.get("message", ""), start, end)
+    if "Failed" in conditions:
+        failed = conditions["Failed"]
+        end = end or failed.get("lastTransitionTime")
+        if result is not None:
+            return JobObservation("Failed", result, result.get("reason", "WorkerFailed"), result.get("message", ""), start, end)
+        reason = failed.get("reason") or "JobFailed"
+        detail = _init_failure(pods) or text or failed.get("message") or "the Job failed"
+        return JobObservation("Failed", None, reason, detail, start, end)
+    init_problem = _init_failure(pods)
+    if init_problem:
+        return JobObservation("Pending", None, "InitContainerFailing", init_problem, start)
+    if status.get("active", 0) >= 1 or start:
+        return JobObservation("Running", None, "Running", "the worker is running", start)
+    return JobObservation("Pending", None, "Pending", "the Job is waiting to start", start)

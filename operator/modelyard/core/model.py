@@ -1,0 +1,60 @@
+"""A Model's status: the summary of its versions and the latest Ready one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from modelyard.api import conditions as C
+from modelyard.api.model import Model
+from modelyard.api.modelversion import ModelVersion
+from modelyard.core.conditions import set_condition
+from modelyard.core.semver import SemVer
+
+
+def summarize(version: ModelVersion) -> dict[str, Any]:
+    status = version.status
+    summary: dict[str, Any] = {
+        "name": version.name,
+        "version": version.spec.version,
+        "phase": (status.phase if status and status.phase else "Pending"),
+        "format": version.spec.format,
+    }
+    if status and status.hardware:
+        summary["hardware"] = status.hardware
+    if status and status.artifact:
+        summary["digest"] = status.artifact.digest
+    if version.spec.lineage and version.spec.lineage.parent_version:
+        summary["parent"] = version.spec.lineage.parent_version
+    evaluated = next((c for c in (status.conditions if status else []) if c.type == C.EVALUATED), None)
+    if evaluated is not None:
+        summary["evaluated"] = evaluated.status == "True"
+    return summary
+
+
+def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> dict[str, Any]:
+    """The Model's status from its versions (those whose spec.modelRef names it)."""
+    mine = sorted(
+        (v for v in versions if v.spec.model_ref.name == model.name),
+        key=lambda v: (SemVer(v.spec.version), v.name),
+    )
+    ready = [v for v in mine if v.status and v.status.phase == "Ready"]
+    latest = ready[-1].name if ready else None
+    previous = [c.to_dict() for c in (model.status.conditions if model.status else [])]
+    generation = model.metadata.generation
+    if latest:
+        conditions = set_condition(previous, C.READY, True, "VersionReady", f"latest Ready version: {latest}", now, generation)
+    else:
+        message = f"{len(mine)} version(s), none Ready yet" if mine else "no versions yet"
+        conditions = set_condition(previous, C.READY, False, "NoReadyVersion", message, now, generation)
+    status: dict[str, Any] = {
+        "phase": "Ready" if latest else "Pending",
+        "versions": [summarize(v) for v in mine],
+        "conditions": conditions,
+        "message": f"latest Ready version: {latest}" if latest else conditions[-1]["message"],
+    }
+    if latest:
+        status["latestReadyVersion"] = latest
+    if generation is not None:
+        status["observedGeneration"] = generation
+    return status

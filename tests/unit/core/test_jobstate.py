@@ -1,0 +1,49 @@
+"""Reading a worker Job's outcome from the Job and its pod."""
+
+from __future__ import annotations
+
+import json
+
+from modelyard.core.jobstate import observe_job
+from tests.support.builders import job_status, worker_pod
+
+OK = json.dumps({"ok": True, "reason": "Imported", "message": "imported 1 file(s)", "artifact": {"digest": "sha256:ab"}})
+
+
+def test_missing_pending_running():
+    assert observe_job(None, []).phase == "Missing"
+    assert observe_job(job_status(start=None), []).phase == "Pending"
+    assert observe_job(job_status(active=1), [worker_pod()]).phase == "Running"
+
+
+def test_success_carries_the_worker_result():
+    seen = observe_job(job_status(complete=True), [worker_pod(OK)])
+    assert seen.phase == "Succeeded"
+    assert seen.result["artifact"]["digest"] == "sha256:ab"
+    assert seen.completion_time == "2026-11-22T10:05:00Z"
+
+
+def test_success_without_a_result_is_a_failure_not_a_silent_ready():
+    seen = observe_job(job_status(complete=True), [worker_pod("")])
+    assert seen.phase == "Failed" and seen.reason == "NoResult"
+
+
+def test_worker_failure_keeps_its_reason_and_message():
+    message = json.dumps({"ok": False, "reason": "DigestMismatch", "message": "source has sha256 a, but spec.source.sha256 is b"})
+    seen = observe_job(job_status(failed="PodFailurePolicy"), [worker_pod(message, exit_code=1)])
+    assert (seen.phase, seen.reason) == ("Failed", "DigestMismatch")
+    assert "spec.source.sha256" in seen.message
+
+
+def test_crash_without_json_falls_back_to_the_log_tail():
+    seen = observe_job(job_status(failed="BackoffLimitExceeded"), [worker_pod("Traceback ...\nMemoryError", exit_code=137)])
+    assert seen.phase == "Failed" and seen.reason == "BackoffLimitExceeded"
+    assert "MemoryError" in seen.message
+
+
+def test_deadline_and_init_container_failures_are_explained():
+    seen = observe_job(job_status(failed="DeadlineExceeded"), [])
+    assert seen.reason == "DeadlineExceeded" and "DeadlineExceeded" in seen.message
+    init = {"name": "copy-model-from-image", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}}
+    seen = observe_job(job_status(active=1), [worker_pod(init=init)])
+    assert seen.phase == "Pending" and "ImagePullBackOff" in seen.message

@@ -1,0 +1,126 @@
+"""The ModelVersion decisions, step by step, without a cluster."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from modelyard.api.validation import parse_object
+from modelyard.config import Settings
+from modelyard.core.jobstate import JobObservation, observe_job
+from modelyard.core.modelversion import CONVERTED_BY, decide_model_version
+from modelyard.core.training import TrainingObservation, observe_training_job
+from modelyard.workloads.profiles import default_profiles
+from tests.support import builders
+from tests.support.builders import job_status, worker_pod
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
+SETTINGS = Settings(store_uri="s3://models")
+MODEL = parse_object(builders.model())
+MISSING = JobObservation("Missing")
+
+
+def decide(version_obj, job=MISSING, training=None, model=MODEL, settings=SETTINGS):
+    version_obj.setdefault("metadata", {}).setdefault("generation", 1)
+    return decide_model_version(parse_object(version_obj), model, job, training, default_profiles(), settings, NOW)
+
+
+def conditions(decision) -> dict:
+    return {c["type"]: (c["status"], c["reason"]) for c in decision.status["conditions"]}
+
+
+def test_first_reconcile_creates_exactly_the_import_job():
+    decision = decide(builders.model_version())
+    (job,) = decision.create
+    assert job["kind"] == "Job" and job["metadata"]["name"] == "import-classifier-1-0-0"
+    assert decision.status["phase"] == "Importing"
+    assert decision.status["jobName"] == "import-classifier-1-0-0"
+    assert decision.status["observedGeneration"] == 1
+    assert conditions(decision) == {"Ready": ("False", "Importing"), "Reconciling": ("True", "Importing")}
+    assert decision.events[0].reason == "ImportStarted"
+
+
+def test_running_job_is_followed_not_recreated():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    decision = decide(obj, observe_job(job_status(active=1), [worker_pod()]))
+    assert decision.create == []
+    assert decision.status["phase"] == "Importing"
+
+
+def test_success_records_the_artifact_and_is_ready():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    result = {"ok": True, "reason": "Imported", "message": "m",
+              "artifact": {"uri": "s3://models/default/classifier/1.0.0/", "digest": "sha256:" + "a" * 64, "sizeBytes": 10,
+                           "files": [{"path": "model.onnx", "sizeBytes": 10, "sha256": "b" * 64}]},
+              "signature": {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 4]}], "outputs": []},
+              "inspection": {"opset": 17, "parameterCount": 15, "opTypes": ["Add", "MatMul"]}}
+    decision = decide(obj, observe_job(job_status(complete=True), [worker_pod(json.dumps(result))]))
+    assert decision.status["phase"] == "Ready"
+    assert decision.status["artifact"]["digest"] == "sha256:" + "a" * 64
+    assert decision.status["inspection"]["opset"] == 17
+    assert decision.status["completionTime"] == "2026-11-22T10:05:00Z"
+    assert "progress" not in decision.status
+    assert conditions(decision) == {"Ready": ("True", "Imported")}
+    parse_object({**obj, "status": decision.status})  # the status is valid against the API
+
+
+def test_worker_failure_is_failed_and_stalled_with_its_message():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    message = json.dumps({"ok": False, "reason": "UnsafeModel", "message": "model.pkl is a pickle; export with torch.export"})
+    decision = decide(obj, observe_job(job_status(failed="PodFailurePolicy"), [worker_pod(message, 1)]))
+    assert decision.status["phase"] == "Failed"
+    assert conditions(decision) == {"Ready": ("False", "UnsafeModel"), "Stalled": ("True", "UnsafeModel")}
+    assert "torch.export" in decision.status["message"]
+    assert decision.events[0].type == "Warning"
+
+
+def test_terminal_versions_are_left_alone():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Ready"}
+    decision = decide(obj)
+    assert decision.create == [] and decision.status == {"phase": "Ready", "conditions": []}
+
+
+def test_missing_model_waits():
+    decision = decide(builders.model_version(), model=None)
+    assert decision.create == [] and decision.requeue_after
+    assert decision.status["phase"] == "Pending"
+    assert conditions(decision)["Reconciling"] == ("True", "ModelNotFound")
+
+
+def test_training_job_is_awaited_then_imported_or_failed():
+    obj = builders.model_version(source={"trainingJob": {"name": "train-1", "outputUri": "s3://out/model.onnx"}})
+    waiting = decide(obj, training=observe_training_job(job_status(active=1)))
+    assert waiting.create == [] and conditions(waiting)["Reconciling"][1] == "WaitingForTrainingJob"
+    assert decide(obj, training=observe_training_job(None)).status["message"].endswith("does not exist (yet)")
+    done = decide(obj, training=observe_training_job(job_status(complete=True)))
+    assert len(done.create) == 1
+    kubeflow = {"status": {"conditions": [{"type": "Succeeded", "status": "True"}]}}
+    assert observe_training_job(kubeflow) == TrainingObservation("Succeeded", "")
+    failed = decide(obj, training=observe_training_job(job_status(failed="BackoffLimitExceeded")))
+    assert failed.status["phase"] == "Failed" and conditions(failed)["Stalled"][1] == "TrainingJobFailed"
+
+
+def test_job_deleted_under_us_is_reported_not_recreated():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    decision = decide(obj)
+    assert decision.create == []
+    assert decision.status["phase"] == "Failed"
+    assert "was deleted before it reported a result" in decision.status["message"]
+
+
+def test_no_store_is_a_stalled_failure():
+    decision = decide(builders.model_version(), settings=Settings())
+    assert decision.status["phase"] == "Failed"
+    assert conditions(decision)["Stalled"] == ("True", "NoStoreConfigured")
+
+
+def test_converted_versions_wait_for_their_conversion_job():
+    obj = builders.model_version()
+    obj["metadata"]["annotations"] = {CONVERTED_BY: "classifier-onnx"}
+    decision = decide(obj)
+    assert decision.create == [] and "ConversionJob classifier-onnx" in decision.status["message"]
