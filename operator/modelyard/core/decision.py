@@ -16,6 +16,20 @@ class Event:
 
 
 @dataclass
+class ChildUpdate:
+    """Status to merge into another object (an output ModelVersion, an evaluated version)."""
+
+    kind: str
+    name: str
+    status: dict[str, Any] = field(default_factory=dict)
+    """Fields to set (merged over the current status)."""
+    conditions: list[dict[str, Any]] = field(default_factory=list)
+    """Conditions to set by type, keeping the others."""
+    only_if_missing: bool = False
+    """Apply only when the object has no `phase` yet (healing a half-finished step)."""
+
+
+@dataclass
 class Decision:
     """The outcome of one reconcile of one object."""
 
@@ -26,6 +40,8 @@ class Decision:
     events: list[Event] = field(default_factory=list)
     requeue_after: float | None = None
     """Look again after this many seconds (waiting on something outside our watch)."""
+    updates: list[ChildUpdate] = field(default_factory=list)
+    """Status changes of other objects."""
 
     @property
     def terminal(self) -> bool:

@@ -36,8 +36,8 @@ def test_first_reconcile_creates_exactly_the_import_job():
     assert decision.status["phase"] == "Importing"
     assert decision.status["jobName"] == "import-classifier-1-0-0"
     assert decision.status["observedGeneration"] == 1
-    assert conditions(decision) == {"Ready": ("False", "Importing"), "Reconciling": ("True", "Importing")}
-    assert decision.events[0].reason == "ImportStarted"
+    assert conditions(decision) == {"Ready": ("False", "JobCreated"), "Reconciling": ("True", "JobCreated")}
+    assert decision.events[0].reason == "JobCreated"
 
 
 def test_running_job_is_followed_not_recreated():

@@ -1,0 +1,83 @@
+"""The part every Job-backed kind shares: create the Job once, follow it, finish."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from modelyard.api import conditions as C
+from modelyard.api.resource import Resource
+from modelyard.core.decision import Decision, Event
+from modelyard.core.jobstate import JobObservation
+from modelyard.core.status import StatusBuilder, stamp
+from modelyard.workloads.jobs import NoStoreConfigured
+
+
+def follow_job(
+    obj: Resource,
+    job: JobObservation,
+    name: str,
+    verb: str,
+    build: Callable[[], dict[str, Any]],
+    status: StatusBuilder,
+    running_phase: str = "Running",
+) -> Decision | None:
+    """A Decision while the Job is to be created, running or failed; None once it succeeded
+    (the caller records the result). A Job deleted before it reported is a failure, never
+    silently recreated."""
+    started = bool(obj.status and obj.status.job_name)
+    if job.phase == "Missing":
+        if started:
+            message = f"the Job {name} was deleted before it reported a result; re-create the {obj.kind} to run it again"
+            return Decision(status=status.failed("JobDeleted", message), events=[Event("Warning", "JobDeleted", message)])
+        try:
+            manifest = build()
+        except NoStoreConfigured as error:
+            return Decision(status=status.failed("NoStoreConfigured", str(error)), events=[Event("Warning", "NoStoreConfigured", str(error))])
+        status.body.update(jobName=name, startTime=stamp(status.now), progress=f"{verb} Job created")
+        message = f"{verb} with Job {name}"
+        return Decision(
+            status=status.waiting(running_phase, "JobCreated", message),
+            create=[manifest],
+            events=[Event("Normal", "JobCreated", message)],
+        )
+    status.body["jobName"] = name
+    if job.start_time:
+        status.body.setdefault("startTime", job.start_time)
+    if job.phase in ("Pending", "Running"):
+        status.body["progress"] = job.message
+        return Decision(status=status.waiting(running_phase, job.reason or "Running", job.message))
+    if job.completion_time:
+        status.body["completionTime"] = job.completion_time
+    status.body.pop("progress", None)
+    if job.phase == "Failed":
+        reason = job.reason or "JobFailed"
+        message = job.message or f"the {verb} failed"
+        if running_phase == "Running":
+            status.condition(C.COMPLETE, False, reason, message)
+        return Decision(status=status.failed(reason, message), events=[Event("Warning", reason, message)])
+    return None
+
+
+def succeed(status: StatusBuilder, reason: str, message: str) -> dict[str, Any]:
+    status.condition(C.READY, True, reason, message)
+    status.condition(C.COMPLETE, True, reason, message)
+    status.drop(C.RECONCILING)
+    status.drop(C.STALLED)
+    return status.done("Succeeded", message)
+
+
+def wait_for_version(
+    version: Resource | None, role: str, name: str, status: StatusBuilder, wait_s: float
+) -> Decision | None:
+    """Waiting (or failing) while an input ModelVersion is missing or not Ready."""
+    if version is None:
+        message = f"{role} ModelVersion {name!r} does not exist (yet)"
+        return Decision(status=status.waiting("Pending", "VersionNotFound", message), requeue_after=wait_s)
+    phase = version.status.phase if version.status else None
+    if phase == "Failed":
+        message = f"{role} ModelVersion {name!r} failed: {version.status.message or ''}".rstrip(": ")
+        return Decision(status=status.failed("VersionFailed", message), events=[Event("Warning", "VersionFailed", message)])
+    if phase != "Ready":
+        message = f"waiting for {role} ModelVersion {name!r} to be Ready (now {phase or 'Pending'})"
+        return Decision(status=status.waiting("Pending", "WaitingForVersion", message), requeue_after=wait_s)
+    return None
