@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     """ServiceAccount of worker pods (annotate it for IRSA)."""
     image_pull_secrets: list[str] = []
     """Pull secrets for worker images."""
+    resync_seconds: float = Field(default=30, gt=0)
+    """How often objects that are still waiting (for a version, a training job) are looked at again."""
     metrics_port: int = 8080
     """Prometheus metrics port."""
     health_port: int = 8081

@@ -39,9 +39,9 @@ def decide_model_version(
     if phase in ("Ready", "Failed"):
         return Decision(status=status.body)  # terminal: the spec is immutable
     if CONVERTED_BY in (version.metadata.annotations or {}):
-        owner = version.metadata.annotations[CONVERTED_BY]
-        message = f"waiting for ConversionJob {owner} to record the artifact"
-        return Decision(status=status.waiting("Pending", "WaitingForConversion", message), requeue_after=WAIT_SECONDS)
+        # Its status is written by the ConversionJob that created it (never guessed here:
+        # a status written from a stale read would overwrite the artifact).
+        return Decision(status=status.body, requeue_after=WAIT_SECONDS)
     if model is None:
         message = f"Model {version.spec.model_ref.name!r} does not exist (yet)"
         return Decision(status=status.waiting("Pending", "ModelNotFound", message), requeue_after=WAIT_SECONDS)

@@ -1,0 +1,1 @@
+"""Kopf handlers: parse the body once, ask core/ what to do, apply it (kube.py talks to the API)."""

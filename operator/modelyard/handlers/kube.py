@@ -1,0 +1,139 @@
+"""The small layer that talks to the Kubernetes API (sync client; Kopf runs sync handlers in
+threads). Creating what exists already (409) is success; reading what is absent is None."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from modelyard.api import GROUP, KINDS, VERSION
+from modelyard.api.resource import Resource
+from modelyard.api.validation import ManifestError, parse_object
+
+KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kubeflow.org", "v1", "tfjobs")}
+
+
+def _missing(error: ApiException) -> bool:
+    return error.status == 404
+
+
+class Kube:
+    """Typed access to what the operator reads and writes."""
+
+    def __init__(self, api_client: client.ApiClient):
+        self.api_client = api_client
+        self.custom = client.CustomObjectsApi(api_client)
+        self.batch = client.BatchV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
+
+    @staticmethod
+    def _raw(response: Any) -> dict[str, Any]:
+        """JSON of a call made with `_preload_content=False`: no typed model, so objects the
+        client's models would reject (partial or newer fields) are still read."""
+        return json.loads(response.data)
+
+    def get(self, kind: str, namespace: str, name: str) -> Resource | None:
+        """A Modelyard object, or None when it does not exist or no longer parses."""
+        try:
+            body = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, KINDS[kind].info.plural, name)
+        except ApiException as error:
+            if _missing(error):
+                return None
+            raise
+        try:
+            return parse_object(body)
+        except ManifestError:
+            return None
+
+    def list(self, kind: str, namespace: str) -> list[Resource]:
+        reply = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, KINDS[kind].info.plural)
+        parsed = []
+        for body in reply.get("items", []):
+            body.setdefault("apiVersion", f"{GROUP}/{VERSION}")
+            body.setdefault("kind", kind)
+            try:
+                parsed.append(parse_object(body))
+            except ManifestError:
+                continue
+        return parsed
+
+    def namespaces(self) -> list[str]:
+        return [ns.metadata.name for ns in self.core.list_namespace().items]
+
+    def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._raw(self.batch.read_namespaced_job(name, namespace, _preload_content=False))
+        except ApiException as error:
+            if _missing(error):
+                return None
+            raise
+
+    def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
+        """Pods of a Job (filtered here too: some API servers ignore label selectors)."""
+        reply = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}", _preload_content=False)
+        pods = self._raw(reply).get("items") or []
+        return [p for p in pods if (p.get("metadata", {}).get("labels") or {}).get("job-name") == job_name]
+
+    def get_training_job(self, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
+        try:
+            if kind == "Job":
+                return self._raw(self.batch.read_namespaced_job(name, namespace, _preload_content=False))
+            group, version, plural = KUBEFLOW[kind]
+            return self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+        except ApiException as error:
+            if _missing(error):
+                return None
+            raise
+
+    def create(self, manifest: dict[str, Any]) -> None:
+        """Create a child; one that exists already is fine (names are deterministic)."""
+        namespace = manifest["metadata"]["namespace"]
+        try:
+            if manifest["kind"] == "Job":
+                self.batch.create_namespaced_job(namespace, manifest)
+            else:
+                plural = KINDS[manifest["kind"]].info.plural
+                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, manifest)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+    def post_event(self, obj: Resource, type_: str, reason: str, message: str) -> None:
+        """A core/v1 Event on `obj` (best effort: an event that cannot be posted is dropped)."""
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{obj.name}.{uuid.uuid4().hex[:12]}", "namespace": obj.namespace},
+            "involvedObject": {
+                "apiVersion": obj.api_version, "kind": obj.kind, "name": obj.name,
+                "namespace": obj.namespace, "uid": obj.metadata.uid or "",
+            },
+            "type": type_,
+            "reason": reason,
+            "message": message[:1024],
+            "source": {"component": "modelyard-operator"},
+            "reportingComponent": "modelyard.dev/operator",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        try:
+            self.core.create_namespaced_event(obj.namespace, body)
+        except ApiException:
+            pass
+
+    def patch_status(self, kind: str, namespace: str, name: str, status: dict[str, Any], previous: dict[str, Any]) -> None:
+        """Replace the status: keys that disappeared are removed (merge patch with nulls)."""
+        body = {**{k: None for k in previous if k not in status}, **status}
+        plural = KINDS[kind].info.plural
+        try:
+            self.custom.patch_namespaced_custom_object_status(GROUP, VERSION, namespace, plural, name, {"status": body})
+        except ApiException as error:
+            if not _missing(error):  # deleted meanwhile: nothing to record
+                raise

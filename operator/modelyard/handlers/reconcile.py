@@ -1,0 +1,94 @@
+"""One reconcile per kind: read what the decision needs, decide (core/), apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from modelyard.api.conversionjob import ConversionJob
+from modelyard.api.evaluationjob import EvaluationJob
+from modelyard.api.model import Model
+from modelyard.api.modelversion import ModelVersion
+from modelyard.config import Settings
+from modelyard.core.conversion import decide_conversion
+from modelyard.core.decision import Decision, Event
+from modelyard.core.evaluation import decide_evaluation
+from modelyard.core.jobstate import JobObservation, observe_job
+from modelyard.core.model import model_status
+from modelyard.core.modelversion import CONVERTED_BY, decide_model_version
+from modelyard.core.training import observe_training_job
+from modelyard.handlers.apply import apply
+from modelyard.handlers.kube import Kube
+from modelyard.workloads.naming import job_name
+from modelyard.workloads.profiles import HardwareProfile
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Context:
+    """What every reconcile needs; built once at startup."""
+
+    kube: Kube
+    settings: Settings
+    profiles: dict[str, HardwareProfile]
+    post: Callable[[object, Event], None]
+    clock: Clock = utcnow
+
+
+def _observe(ctx: Context, namespace: str, name: str) -> JobObservation:
+    job = ctx.kube.get_job(namespace, name)
+    return observe_job(job, ctx.kube.job_pods(namespace, name) if job else [])
+
+
+def _apply(ctx: Context, obj, decision: Decision) -> Decision:
+    apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
+    return decision
+
+
+def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
+    ns = version.namespace
+    converter = (version.metadata.annotations or {}).get(CONVERTED_BY)
+    if converter and not (version.status and version.status.phase):
+        # Created by a ConversionJob that has not recorded its status yet: let it do so.
+        job = ctx.kube.get("ConversionJob", ns, converter)
+        if job is not None:
+            reconcile_conversion(ctx, job)
+    model = ctx.kube.get("Model", ns, version.spec.model_ref.name)
+    observed = _observe(ctx, ns, job_name("import", version.name))
+    training = None
+    source = version.spec.source.training_job
+    if source is not None:
+        training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
+    decision = decide_model_version(version, model, observed, training, ctx.profiles, ctx.settings, ctx.clock())
+    return _apply(ctx, version, decision)
+
+
+def reconcile_conversion(ctx: Context, job: ConversionJob) -> Decision:
+    ns = job.namespace
+    source = ctx.kube.get("ModelVersion", ns, job.spec.source_ref.name)
+    model = ctx.kube.get("Model", ns, source.spec.model_ref.name) if source else None
+    observed = _observe(ctx, ns, job_name("convert", job.name))
+    decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
+    return _apply(ctx, job, decision)
+
+
+def reconcile_evaluation(ctx: Context, job: EvaluationJob) -> Decision:
+    ns = job.namespace
+    version = ctx.kube.get("ModelVersion", ns, job.spec.model_version_ref.name)
+    baseline = ctx.kube.get("ModelVersion", ns, job.spec.baseline_ref.name) if job.spec.baseline_ref else None
+    model = ctx.kube.get("Model", ns, version.spec.model_ref.name) if version else None
+    observed = _observe(ctx, ns, job_name("evaluate", job.name))
+    decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
+    return _apply(ctx, job, decision)
+
+
+def reconcile_model(ctx: Context, model: Model) -> Decision:
+    versions = ctx.kube.list("ModelVersion", model.namespace)
+    decision = Decision(status=model_status(model, versions, ctx.clock()))
+    return _apply(ctx, model, decision)

@@ -1,0 +1,105 @@
+"""Every Kopf decorator of the operator, in one place; each body is a few lines.
+
+The operator is level-triggered: every watch event of a Modelyard object or of one of its Jobs
+reconciles the object from scratch, and a periodic resync (resync.py) re-runs objects that are
+still waiting, so a missed event or a transient API error only delays work. Reconciles are idempotent: children
+have deterministic names, and an unchanged status is not written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from modelyard.api import API_VERSION, GROUP, KINDS, VERSION
+from modelyard.api.validation import ManifestError, parse_object
+from modelyard.handlers.apply import invalid_status
+from modelyard.handlers.reconcile import (
+    Context,
+    reconcile_conversion,
+    reconcile_evaluation,
+    reconcile_model,
+    reconcile_model_version,
+)
+
+log = logging.getLogger("modelyard.operator")
+
+TERMINAL = {"Ready", "Failed", "Succeeded"}
+RECONCILERS = {
+    "ModelVersion": reconcile_model_version,
+    "ConversionJob": reconcile_conversion,
+    "EvaluationJob": reconcile_evaluation,
+    "Model": reconcile_model,
+}
+MANAGED = {"app.kubernetes.io/managed-by": "modelyard"}
+
+
+def _parse(ctx: Context, kind: str, body: dict[str, Any]) -> Any:
+    """Parse once; a body the API server should have rejected is recorded as Stalled."""
+    obj = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **dict(body)}
+    try:
+        return parse_object(obj)
+    except ManifestError as error:
+        meta = body.get("metadata", {})
+        status = invalid_status(dict(body), str(error), ctx.clock())
+        if (body.get("status") or {}).get("message") != status["message"]:
+            ctx.kube.patch_status(kind, meta.get("namespace", "default"), meta.get("name", ""), status, dict(body.get("status") or {}))
+        raise kopf.PermanentError(str(error)) from None
+
+
+def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> None:
+    """Reconcile an object by name (used when something it depends on changed)."""
+    obj = ctx.kube.get(kind, namespace, name)
+    if obj is not None:
+        RECONCILERS[kind](ctx, obj)
+
+
+def _dependents(ctx: Context, namespace: str, version: str) -> None:
+    """A version changed: its Model and the jobs that wait on it look again."""
+    for job in ctx.kube.list("ConversionJob", namespace):
+        if job.spec.source_ref.name == version and (job.status is None or job.status.phase not in TERMINAL):
+            reconcile_conversion(ctx, job)
+    for job in ctx.kube.list("EvaluationJob", namespace):
+        refs = {job.spec.model_version_ref.name, job.spec.baseline_ref.name if job.spec.baseline_ref else None}
+        if version in refs and (job.status is None or job.status.phase not in TERMINAL):
+            reconcile_evaluation(ctx, job)
+
+
+def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
+    """Register the handlers of all kinds on `registry`."""
+    for kind in KINDS:
+        _register_kind(registry, ctx, kind)
+
+    def is_worker_job(body: Any, **_: Any) -> bool:
+        labels = body.get("metadata", {}).get("labels") or {}
+        return body.get("kind", "Job") == "Job" and labels.get("app.kubernetes.io/managed-by") == "modelyard"
+
+    @kopf.on.event("batch", "v1", "jobs", labels=MANAGED, when=is_worker_job, registry=registry, id="worker-jobs")
+    def worker_job_changed(body: Any, event: dict[str, Any], **_: Any) -> None:
+        for owner in body.get("metadata", {}).get("ownerReferences") or []:
+            if owner.get("kind") in RECONCILERS and event.get("type") != "DELETED":
+                reconcile(ctx, owner["kind"], body["metadata"]["namespace"], owner["name"])
+
+
+def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> None:
+    plural = KINDS[kind].info.plural
+
+    def mine(body: Any, **_: Any) -> bool:
+        # Some API emulators stream every object on every watch; only act on our own kind.
+        return body.get("kind", kind) == kind and body.get("apiVersion", API_VERSION) == API_VERSION
+
+    @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-event", when=mine)
+    def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
+        if event.get("type") == "DELETED":
+            if kind == "ModelVersion":
+                reconcile(ctx, "Model", body["metadata"]["namespace"], body["spec"]["modelRef"]["name"])
+            return
+        parsed = _parse(ctx, kind, body)
+        # Events can arrive late; decide on the object as it is now, not as it was then.
+        obj = ctx.kube.get(kind, parsed.namespace, parsed.name) or parsed
+        RECONCILERS[kind](ctx, obj)
+        if kind == "ModelVersion":
+            reconcile(ctx, "Model", obj.namespace, obj.spec.model_ref.name)
+            _dependents(ctx, obj.namespace, obj.name)

@@ -1,0 +1,88 @@
+"""Run the operator: Kopf settings, the API client, the handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+from kubernetes import client, config
+
+from modelyard.config import Settings
+from modelyard.core.decision import Event
+from modelyard.handlers.kube import Kube
+from modelyard.handlers.reconcile import Context
+from modelyard.handlers.register import register
+from modelyard.handlers.resync import resync_forever
+from modelyard.workloads.profiles import load_profiles
+
+PREFIX = "modelyard.dev"
+
+
+def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
+    """Own finalizer and annotation prefix; watches that never hang silently."""
+    kopf_settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
+    kopf_settings.posting.level = logging.INFO
+    # Without timeouts a watch can stall for hours after a network blip (kopf #585, #955).
+    kopf_settings.watching.server_timeout = 300
+    kopf_settings.watching.client_timeout = 330
+    kopf_settings.watching.connect_timeout = 30
+    kopf_settings.networking.request_timeout = 60
+
+
+def build_context(settings: Settings, api_client: client.ApiClient) -> Context:
+    kube = Kube(api_client)
+
+    def post(obj: Any, event: Event) -> None:
+        kube.post_event(obj, event.type, event.reason, event.message)
+
+    return Context(kube=kube, settings=settings, profiles=load_profiles(settings.profiles_file), post=post)
+
+
+def default_api_client() -> client.ApiClient:
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+async def run_operator(
+    settings: Settings,
+    api_client: client.ApiClient | None = None,
+    registry: kopf.OperatorRegistry | None = None,
+    kopf_settings: kopf.OperatorSettings | None = None,
+    stop_flag: Any = None,
+    ready_flag: Any = None,
+    liveness: bool = True,
+) -> None:
+    """Run until `stop_flag` (an asyncio/threading Event or a Future, as Kopf accepts) is set."""
+    registry = registry or kopf.OperatorRegistry()
+    kopf_settings = kopf_settings or kopf.OperatorSettings()
+    configure_kopf(kopf_settings)
+    ctx = build_context(settings, api_client or default_api_client())
+    register(registry, ctx)
+    resync_stop = asyncio.Event()
+    resync = asyncio.create_task(resync_forever(ctx, settings.namespaces, resync_stop))
+    try:
+        await kopf.operator(
+            registry=registry,
+            settings=kopf_settings,
+            standalone=True,
+            clusterwide=not settings.namespaces,
+            namespaces=settings.namespaces,
+            liveness_endpoint=f"http://0.0.0.0:{settings.health_port}/healthz" if liveness else None,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        resync_stop.set()
+        await resync
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run_operator(Settings()))

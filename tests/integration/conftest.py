@@ -1,0 +1,1 @@
+"""Integration tier: the real operator against the kmock API emulator."""
