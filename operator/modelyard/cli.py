@@ -55,6 +55,13 @@ def _crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from modelyard.main import main as run
+
+    run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelyard", description="AI model management on Kubernetes, or on one machine."
@@ -72,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--out", type=Path, default=Path("crds"), help="output folder (default: crds)")
     crds.add_argument("--check", action="store_true", help="fail when the files differ instead of writing")
     crds.set_defaults(run=_crds)
+
+    operator = sub.add_parser("operator", help="run the operator (in the cluster, or against your kubeconfig)")
+    operator.set_defaults(run=_operator)
     return parser
 
 

@@ -14,7 +14,7 @@ from modelyard.core.decision import Event
 from modelyard.handlers.kube import Kube
 from modelyard.handlers.reconcile import Context
 from modelyard.handlers.register import register
-from modelyard.handlers.resync import resync_forever
+from modelyard.handlers.resync import refresh_models_forever, resync_forever
 from modelyard.workloads.profiles import load_profiles
 
 PREFIX = "modelyard.dev"
@@ -66,7 +66,10 @@ async def run_operator(
     ctx = build_context(settings, api_client or default_api_client())
     register(registry, ctx)
     resync_stop = asyncio.Event()
-    resync = asyncio.create_task(resync_forever(ctx, settings.namespaces, resync_stop))
+    background = [
+        asyncio.create_task(resync_forever(ctx, settings.namespaces, resync_stop)),
+        asyncio.create_task(refresh_models_forever(ctx, resync_stop)),
+    ]
     try:
         await kopf.operator(
             registry=registry,
@@ -80,7 +83,7 @@ async def run_operator(
         )
     finally:
         resync_stop.set()
-        await resync
+        await asyncio.gather(*background)
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -39,6 +39,8 @@ class Context:
     profiles: dict[str, HardwareProfile]
     post: Callable[[object, Event], None]
     clock: Clock = utcnow
+    dirty_models: set[tuple[str, str]] = field(default_factory=set)
+    """Models whose versions changed; their status is recomputed in batches (resync.py)."""
 
 
 def _observe(ctx: Context, namespace: str, name: str) -> JobObservation:
@@ -89,6 +91,9 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob) -> Decision:
 
 
 def reconcile_model(ctx: Context, model: Model) -> Decision:
-    versions = ctx.kube.list("ModelVersion", model.namespace)
+    return reconcile_model_with(ctx, model, ctx.kube.list("ModelVersion", model.namespace))
+
+
+def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion]) -> Decision:
     decision = Decision(status=model_status(model, versions, ctx.clock()))
     return _apply(ctx, model, decision)

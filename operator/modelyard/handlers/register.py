@@ -94,12 +94,12 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
     def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
         if event.get("type") == "DELETED":
             if kind == "ModelVersion":
-                reconcile(ctx, "Model", body["metadata"]["namespace"], body["spec"]["modelRef"]["name"])
+                ctx.dirty_models.add((body["metadata"]["namespace"], body["spec"]["modelRef"]["name"]))
             return
         parsed = _parse(ctx, kind, body)
         # Events can arrive late; decide on the object as it is now, not as it was then.
         obj = ctx.kube.get(kind, parsed.namespace, parsed.name) or parsed
         RECONCILERS[kind](ctx, obj)
         if kind == "ModelVersion":
-            reconcile(ctx, "Model", obj.namespace, obj.spec.model_ref.name)
+            ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
             _dependents(ctx, obj.namespace, obj.name)

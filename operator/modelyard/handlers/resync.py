@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from modelyard.handlers.reconcile import Context
+from modelyard.handlers.reconcile import Context, reconcile_model_with
 from modelyard.handlers.register import RECONCILERS, TERMINAL
 
 log = logging.getLogger("modelyard.resync")
@@ -17,14 +17,47 @@ WAITING_KINDS = ("ModelVersion", "ConversionJob", "EvaluationJob")
 
 
 def resync_once(ctx: Context, namespace: str) -> int:
-    """Reconcile every non-terminal object of `namespace`; returns how many."""
+    """Reconcile every non-terminal object of `namespace`, and its Models; returns how many."""
     count = 0
+    for model in ctx.kube.list("Model", namespace):
+        ctx.dirty_models.add((namespace, model.name))
     for kind in WAITING_KINDS:
         for obj in ctx.kube.list(kind, namespace):
             if obj.status is None or obj.status.phase not in TERMINAL:
                 RECONCILERS[kind](ctx, obj)
                 count += 1
     return count
+
+
+MODEL_BATCH_SECONDS = 0.25
+
+
+def refresh_models(ctx: Context) -> int:
+    """Recompute the status of every Model whose versions changed (one list per namespace)."""
+    dirty, ctx.dirty_models = ctx.dirty_models, set()
+    namespaces = sorted({ns for ns, _ in dirty})
+    for namespace in namespaces:
+        versions = ctx.kube.list("ModelVersion", namespace)
+        for ns, name in sorted(dirty):
+            model = ctx.kube.get("Model", ns, name) if ns == namespace else None
+            if model is not None:
+                reconcile_model_with(ctx, model, versions)
+    return len(dirty)
+
+
+async def refresh_models_forever(ctx: Context, stop: asyncio.Event) -> None:
+    """Model status follows its versions within a fraction of a second, however many change:
+    changes are coalesced instead of listing every version on every version event."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=MODEL_BATCH_SECONDS)
+        except asyncio.TimeoutError:
+            pass
+        if ctx.dirty_models:
+            try:
+                await asyncio.to_thread(refresh_models, ctx)
+            except Exception:  # noqa: BLE001 - retried on the next change or resync
+                log.exception("refreshing model status failed")
 
 
 async def resync_forever(ctx: Context, namespaces: list[str], stop: asyncio.Event) -> None:
