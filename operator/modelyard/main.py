@@ -31,6 +31,8 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
     kopf_settings.watching.client_timeout = 330
     kopf_settings.watching.connect_timeout = 30
     kopf_settings.networking.request_timeout = 60
+    # Handlers wait on the API, not the CPU: let several objects be reconciled at once.
+    kopf_settings.execution.max_workers = 16
 
 
 def build_context(settings: Settings, api_client: client.ApiClient) -> Context:
@@ -83,7 +85,7 @@ async def run_operator(
         )
     finally:
         resync_stop.set()
-        await asyncio.gather(*background)
+        await asyncio.gather(*background, return_exceptions=True)
 
 
 def main() -> None:

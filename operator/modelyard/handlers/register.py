@@ -96,10 +96,9 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
             if kind == "ModelVersion":
                 ctx.dirty_models.add((body["metadata"]["namespace"], body["spec"]["modelRef"]["name"]))
             return
-        parsed = _parse(ctx, kind, body)
-        # Events can arrive late; decide on the object as it is now, not as it was then.
-        obj = ctx.kube.get(kind, parsed.namespace, parsed.name) or parsed
-        RECONCILERS[kind](ctx, obj)
+        obj = _parse(ctx, kind, body)
+        decision = RECONCILERS[kind](ctx, obj)
         if kind == "ModelVersion":
             ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
-            _dependents(ctx, obj.namespace, obj.name)
+            if decision.terminal:
+                _dependents(ctx, obj.namespace, obj.name)

@@ -1,0 +1,166 @@
+"""Operator throughput and memory: N ModelVersions to Ready, against the same API emulator.
+
+Two operators run, one after the other, each in its own process against a kmock API emulator
+holding one Model and N ModelVersions:
+
+- modelyard: the real operator (Kopf handlers, core decisions, import Job per version) with a
+  test kubelet in the same process that completes each Job at once with a worker result;
+- minimal: a Kopf operator with one handler that patches `status.phase: Ready` per object, the
+  least any operator can do.
+
+Time is measured from the operator's readiness to every version Ready. The ratio is modelyard
+throughput / minimal throughput (target >= 0.5); peak RSS is the operator process's (target
+<= 200 MiB). Last line: a JSON object.
+
+    python bench/operator.py            # 500 versions
+    python bench/operator.py --quick    # 100 versions
+"""
+
+import sys
+
+# This file is named as the issue asks, which shadows the standard library's `operator` when it
+# runs as a script: drop its own folder from the import path before anything imports `operator`.
+sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("/bench")]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMESPACE = "bench"
+
+IMPORTED = {
+    "ok": True, "kind": "import", "phase": "Ready", "reason": "Imported", "message": "imported",
+    "artifact": {"uri": "s3://bench/x/", "digest": "sha256:" + "a" * 64, "sizeBytes": 1,
+                 "files": [{"path": "model.onnx", "sizeBytes": 1, "sha256": "b" * 64}]},
+}
+
+CHILD = r"""
+import asyncio, json, resource, sys, tempfile, threading
+from pathlib import Path
+import kopf
+from kubernetes import client
+mode, url = sys.argv[1], sys.argv[2]
+api = client.ApiClient(client.Configuration(host=url))
+registry = kopf.OperatorRegistry()
+
+@kopf.on.login(registry=registry)
+def login(**_):
+    return kopf.ConnectionInfo(server=url, insecure=True)
+
+settings = kopf.OperatorSettings()
+settings.scanning.disabled = True
+stop, ready = threading.Event(), threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+threading.Thread(target=lambda: (ready.wait(), print("READY", flush=True)), daemon=True).start()
+if mode == "minimal":
+    custom = client.CustomObjectsApi(api)
+
+    @kopf.on.event("modelyard.dev", "v1alpha1", "modelversions", registry=registry)
+    def done(body, **_):
+        if body.get("kind", "ModelVersion") == "ModelVersion" and (body.get("status") or {}).get("phase") != "Ready":
+            custom.patch_namespaced_custom_object_status("modelyard.dev", "v1alpha1", body["metadata"]["namespace"],
+                                                         "modelversions", body["metadata"]["name"], {"status": {"phase": "Ready"}})
+
+    asyncio.run(kopf.operator(registry=registry, settings=settings, standalone=True, namespaces=[sys.argv[3]],
+                              stop_flag=stop, ready_flag=ready))
+else:
+    from modelyard.config import Settings
+    from modelyard.main import run_operator
+    from tests.support.kubelet import Kubelet
+    Kubelet(api, Path(tempfile.mkdtemp()), results={"import": json.loads(sys.argv[4])}).register(registry)
+    asyncio.run(run_operator(Settings(store_uri="s3://bench", namespaces=[sys.argv[3]], resync_seconds=30), api,
+                             registry, settings, stop, ready, liveness=False))
+print(json.dumps({"rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True)
+"""
+
+
+def objects(count: int) -> list[tuple[str, str, dict]]:
+    model = {"apiVersion": "modelyard.dev/v1alpha1", "kind": "Model",
+             "metadata": {"name": "bench", "namespace": NAMESPACE}, "spec": {"task": "other"}}
+    items = [("modelyard.dev/v1alpha1/models", "bench", model)]
+    for i in range(count):
+        name = f"bench-{i}"
+        items.append(("modelyard.dev/v1alpha1/modelversions", name, {
+            "apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelVersion",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": {"modelRef": {"name": "bench"}, "version": f"1.0.{i}", "format": "onnx",
+                     "source": {"uri": f"s3://bench/models/{i}.onnx"}},
+        }))
+    return items
+
+
+async def run_one(mode: str, count: int) -> dict:
+    import kmock
+    from kmock._internal import apps
+
+    sys.path.insert(0, str(ROOT))
+    from tests.support.cluster import declare_resources
+
+    async with kmock.KubernetesEmulator() as emulator, apps.Server(emulator) as server:
+        declare_resources(emulator)
+        for resource, name, body in objects(count):
+            emulator.objects[resource, NAMESPACE, name] = body
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}"}
+        log = Path(tempfile.gettempdir()) / f"modelyard-bench-operator-{mode}.log"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD, mode, str(server.url).rstrip("/"), NAMESPACE, json.dumps(IMPORTED),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), env=env, cwd=ROOT,
+        )
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        if line.strip() != b"READY":
+            raise RuntimeError(f"{mode} operator did not start: {line!r}")
+        started = time.perf_counter()
+        deadline = started + 600
+        names = [f"bench-{i}" for i in range(count)]
+        while True:
+            ready = sum(
+                1 for n in names
+                if ((emulator.objects["modelyard.dev/v1alpha1/modelversions", NAMESPACE, n].get("status") or {})
+                    .get("phase") == "Ready")
+            )
+            if ready == count:
+                break
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"{mode}: only {ready}/{count} Ready after 600 s")
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        proc.stdin.close()
+        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        lines = out.decode().strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"{mode} operator exited with {proc.returncode}; see {log}")
+        rss = json.loads(lines[-1])["rss_mib"]
+        return {"seconds": seconds, "per_second": count / seconds, "rss_mib": rss}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 versions instead of 500")
+    parser.add_argument("--count", type=int, default=None)
+    args = parser.parse_args()
+    count = args.count or (100 if args.quick else 500)
+    minimal = asyncio.run(run_one("minimal", count))
+    print(f"minimal   {count} versions Ready in {minimal['seconds']:.2f} s ({minimal['per_second']:.1f}/s), "
+          f"peak RSS {minimal['rss_mib']:.0f} MiB", flush=True)
+    ours = asyncio.run(run_one("modelyard", count))
+    print(f"modelyard {count} versions Ready in {ours['seconds']:.2f} s ({ours['per_second']:.1f}/s), "
+          f"peak RSS {ours['rss_mib']:.0f} MiB", flush=True)
+    print(json.dumps({
+        "count": count,
+        "ratio": round(ours["per_second"] / minimal["per_second"], 3),
+        "seconds": round(ours["seconds"], 2),
+        "minimal_seconds": round(minimal["seconds"], 2),
+        "peak_rss_mib": round(ours["rss_mib"], 1),
+        "minimal_peak_rss_mib": round(minimal["rss_mib"], 1),
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
