@@ -131,7 +131,7 @@ async def run_one(mode: str, count: int) -> dict:
             await asyncio.sleep(0.05)
         seconds = time.perf_counter() - started
         proc.stdin.close()
-        out, _ = await asyncio.wait_for(proc.communicate(), 120)
+        out, _ = await asyncio.wait_for(proc.communicate(), 300)
         lines = out.decode().strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"{mode} operator exited with {proc.returncode}; see {log}")

@@ -41,11 +41,25 @@ class Context:
     clock: Clock = utcnow
     dirty_models: set[tuple[str, str]] = field(default_factory=set)
     """Models whose versions changed; their status is recomputed in batches (resync.py)."""
+    models: dict[tuple[str, str], Model] = field(default_factory=dict)
+    """Models as last seen on the watch."""
 
 
 def _observe(ctx: Context, namespace: str, name: str) -> JobObservation:
     job = ctx.kube.get_job(namespace, name)
-    return observe_job(job, ctx.kube.job_pods(namespace, name) if job else [])
+    if job is None:
+        return JobObservation("Missing")
+    status = job.get("status") or {}
+    finished = any(c.get("status") == "True" for c in status.get("conditions") or [])
+    # Pods matter once the Job finished (termination message) or while none runs (a failing
+    # init container or image pull); a running pod says nothing new.
+    pods = ctx.kube.job_pods(namespace, name) if finished or not status.get("active") else []
+    return observe_job(job, pods)
+
+
+def _model(ctx: Context, namespace: str, name: str) -> Model | None:
+    cached = ctx.models.get((namespace, name))
+    return cached if cached is not None else ctx.kube.get("Model", namespace, name)
 
 
 def _apply(ctx: Context, obj, decision: Decision) -> Decision:
@@ -61,7 +75,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
         job = ctx.kube.get("ConversionJob", ns, converter)
         if job is not None:
             reconcile_conversion(ctx, job)
-    model = ctx.kube.get("Model", ns, version.spec.model_ref.name)
+    model = _model(ctx, ns, version.spec.model_ref.name)
     observed = _observe(ctx, ns, job_name("import", version.name))
     training = None
     source = version.spec.source.training_job
@@ -74,7 +88,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
 def reconcile_conversion(ctx: Context, job: ConversionJob) -> Decision:
     ns = job.namespace
     source = ctx.kube.get("ModelVersion", ns, job.spec.source_ref.name)
-    model = ctx.kube.get("Model", ns, source.spec.model_ref.name) if source else None
+    model = _model(ctx, ns, source.spec.model_ref.name) if source else None
     observed = _observe(ctx, ns, job_name("convert", job.name))
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     return _apply(ctx, job, decision)
@@ -84,7 +98,7 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob) -> Decision:
     ns = job.namespace
     version = ctx.kube.get("ModelVersion", ns, job.spec.model_version_ref.name)
     baseline = ctx.kube.get("ModelVersion", ns, job.spec.baseline_ref.name) if job.spec.baseline_ref else None
-    model = ctx.kube.get("Model", ns, version.spec.model_ref.name) if version else None
+    model = _model(ctx, ns, version.spec.model_ref.name) if version else None
     observed = _observe(ctx, ns, job_name("evaluate", job.name))
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     return _apply(ctx, job, decision)

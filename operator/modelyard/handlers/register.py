@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from modelyard.api import API_VERSION, GROUP, KINDS, VERSION
+from modelyard.api.model import Model
 from modelyard.api.validation import ManifestError, parse_object
 from modelyard.handlers.apply import invalid_status
 from modelyard.handlers.reconcile import (
@@ -67,6 +68,18 @@ def _dependents(ctx: Context, namespace: str, version: str) -> None:
             reconcile_evaluation(ctx, job)
 
 
+def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
+    """Its status is refreshed in batches (most Model events are our own status writes); a
+    Model that just appeared unblocks the versions waiting for it."""
+    ctx.models[(model.namespace, model.name)] = model
+    if event_type in (None, "ADDED"):
+        ctx.dirty_models.add((model.namespace, model.name))
+        for version in ctx.kube.list("ModelVersion", model.namespace):
+            phase = version.status.phase if version.status else None
+            if version.spec.model_ref.name == model.name and phase in (None, "Pending"):
+                reconcile_model_version(ctx, version)
+
+
 def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
     """Register the handlers of all kinds on `registry`."""
     for kind in KINDS:
@@ -93,10 +106,15 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-event", when=mine)
     def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
         if event.get("type") == "DELETED":
+            if kind == "Model":
+                ctx.models.pop((body["metadata"]["namespace"], body["metadata"]["name"]), None)
             if kind == "ModelVersion":
                 ctx.dirty_models.add((body["metadata"]["namespace"], body["spec"]["modelRef"]["name"]))
             return
         obj = _parse(ctx, kind, body)
+        if kind == "Model":
+            _model_changed(ctx, obj, event.get("type"))
+            return
         decision = RECONCILERS[kind](ctx, obj)
         if kind == "ModelVersion":
             ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
