@@ -1,0 +1,1 @@
+"""What runs inside the Jobs: import, convert, verify, evaluate (`python -m modelyard.worker`)."""
