@@ -12,24 +12,24 @@ Time is measured from the operator's readiness to every version Ready. The ratio
 throughput / minimal throughput (target >= 0.5); peak RSS is the operator process's (target
 <= 200 MiB). Last line: a JSON object.
 
-    python bench/operator.py            # 500 versions
-    python bench/operator.py --quick    # 100 versions
+    python bench/operator_throughput.py            # 500 versions
+    python bench/operator_throughput.py --quick    # 100 versions
+
+(Not `bench/operator.py`: a file of that name shadows the standard library's `operator` module
+for every script in bench/.)
 """
 
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
 import sys
-
-# This file is named as the issue asks, which shadows the standard library's `operator` when it
-# runs as a script: drop its own folder from the import path before anything imports `operator`.
-sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("/bench")]
-
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMESPACE = "bench"
