@@ -37,7 +37,7 @@ PART_MIB = 16
 CONCURRENCY = 4
 
 RAW = r"""
-import json, os, resource, sys, time, boto3
+import json, os, sys, time, boto3
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 mode, key, part, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -64,7 +64,8 @@ else:
         parts += [f.result() for f in futures]
     c.complete_multipart_upload(Bucket="dst", Key=key, UploadId=uid, MultipartUpload={"Parts": parts})
 seconds = time.perf_counter() - t
-print(json.dumps({"seconds": seconds, "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+hwm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "rss_mib": hwm / 1024}))
 """
 
 
@@ -114,19 +115,20 @@ def safetensors_stream(size: int):
 
 
 class _Iter:
+    """A file-like view of a chunk generator (for upload_fileobj)."""
+
     def __init__(self, it):
-        self.it, self.buf = it, b""
+        self.it, self.buf = it, bytearray()
 
     def read(self, n=-1):
         while n < 0 or len(self.buf) < n:
             try:
-                self.buf += next(self.it)
+                self.buf.extend(next(self.it))
             except StopIteration:
                 break
-        if n < 0:
-            data, self.buf = self.buf, b""
-        else:
-            data, self.buf = self.buf[:n], self.buf[n:]
+        size = len(self.buf) if n < 0 else min(n, len(self.buf))
+        data = bytes(self.buf[:size])
+        del self.buf[:size]
         return data
 
 
@@ -155,13 +157,16 @@ def measure(server: str, size: int, workdir: Path, env: dict[str, str], client) 
     }
     spec_file = workdir / f"{key}.json"
     spec_file.write_text(json.dumps(obj))
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report the
+    # bench's own peak.
     probe = (
-        "import resource, runpy, sys, json;"
+        "import runpy, sys, json;"
         "sys.argv=['modelyard.worker'] + sys.argv[1:];"
         "code = 0\n"
         "try:\n runpy.run_module('modelyard.worker', run_name='__main__')\n"
         "except SystemExit as e:\n code = e.code\n"
-        "print(json.dumps({'rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 'code': code}))"
+        "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        "print(json.dumps({'rss_mib': hwm / 1024, 'code': code}))"
     )
     scratch = workdir / "scratch"
     scratch.mkdir(exist_ok=True)
