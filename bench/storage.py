@@ -257,7 +257,7 @@ def main() -> int:
         "ratio": round(min(r["ratio"] for r in runs if r["size_mib"] == largest), 3),
         "ratio_by_server": {r["server"]: round(r["ratio"], 3) for r in runs if r["size_mib"] == largest},
         "peak_rss_mib": round(max(r["modelyard"]["rss_mib"] for r in runs if r["size_mib"] == largest), 1),
-        "peak_rss_mib_by_size": {str(r["size_mib"]): round(r["modelyard"]["rss_mib"], 1) for r in runs},
+        "peak_rss_mib_by_run": {f"{r['server']}-{r['size_mib']}": round(r["modelyard"]["rss_mib"], 1) for r in runs},
         "sha256_ratio": round(hashing["ratio"], 3),
         "sizes_mib": [s // MIB for s in sizes],
         "servers": sorted({r["server"] for r in runs}),

@@ -66,9 +66,12 @@ class HashingReader:
 
 def read_full(stream: BinaryIO, size: int) -> bytes:
     """Read exactly `size` bytes unless the stream ends first (streams may return short reads)."""
-    parts, remaining = [], size
+    first = stream.read(size)  # usually complete: no join, no copy
+    if len(first) == size or not first:
+        return first
+    parts, remaining = [first], size - len(first)
     while remaining > 0:
-        data = stream.read(min(remaining, 8 * CHUNK))
+        data = stream.read(remaining)
         if not data:
             break
         parts.append(data)
