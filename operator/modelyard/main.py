@@ -11,6 +11,7 @@ from kubernetes import client, config
 
 from modelyard.config import Settings
 from modelyard.core.decision import Event
+from modelyard.handlers import metrics
 from modelyard.handlers.kube import Kube
 from modelyard.handlers.reconcile import Context
 from modelyard.handlers.register import register
@@ -90,4 +91,6 @@ async def run_operator(
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(run_operator(Settings()))
+    settings = Settings()
+    metrics.serve(settings.metrics_port)
+    asyncio.run(run_operator(settings))

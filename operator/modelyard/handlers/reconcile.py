@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Any, Callable
 
 from modelyard.api.conversionjob import ConversionJob
 from modelyard.api.evaluationjob import EvaluationJob
@@ -18,6 +18,7 @@ from modelyard.core.jobstate import JobObservation, observe_job
 from modelyard.core.model import model_status
 from modelyard.core.modelversion import CONVERTED_BY, decide_model_version
 from modelyard.core.training import observe_training_job
+from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply
 from modelyard.handlers.kube import Kube
 from modelyard.workloads.naming import job_name
@@ -62,8 +63,17 @@ def _model(ctx: Context, namespace: str, name: str) -> Model | None:
     return cached if cached is not None else ctx.kube.get("Model", namespace, name)
 
 
-def _apply(ctx: Context, obj, decision: Decision) -> Decision:
+def _hardware(obj: Any) -> str:
+    spec = obj.spec
+    if isinstance(obj, ConversionJob):
+        return spec.target.hardware
+    return getattr(spec, "hardware", None) or "cpu"
+
+
+def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
+    previous = obj.status.to_dict() if obj.status else {}
     apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
+    metrics.observe(obj.kind, _hardware(obj), previous, decision.status)
     return decision
 
 
