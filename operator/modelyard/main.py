@@ -23,7 +23,9 @@ PREFIX = "modelyard.dev"
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
     """Own finalizer and annotation prefix; watches that never hang silently."""
-    kopf_settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    # Kopf adds its finalizer only for deletion handlers, which Modelyard does not use: deletion is
+    # level-triggered too, held by core.deletion.FINALIZER.
+    kopf_settings.persistence.finalizer = f"{PREFIX}/kopf-finalizer"
     kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
     kopf_settings.posting.level = logging.INFO

@@ -3,6 +3,7 @@ with given worker results (the real workers run in test_operator_workers.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import kmock
@@ -160,3 +161,30 @@ async def test_invalid_object_is_stalled_with_the_api_server_message(tmp_path: P
         status = await cluster.wait_for("the stall", phase_is(cluster, "ModelVersion", "classifier-1-0-0", "Failed"))
         assert "spec.version" in status["message"] and "semantic version" in status["message"]
         assert cluster.names("jobs") == []
+
+
+async def test_deletion_honours_retention(tmp_path: Path):
+    from modelyard.api import GROUP, VERSION
+
+    deleted = {"ok": True, "kind": "delete", "phase": "Succeeded", "message": "deleted 3 object(s)"}
+    async with running_cluster(settings(), tmp_path, results={"import": IMPORTED, "delete": deleted}) as cluster:
+        await cluster.apply(builders.model(retention="Delete"))
+        await cluster.apply(builders.model_version())
+        await cluster.apply(builders.model(name="kept", retention="Retain"))
+        await cluster.apply(builders.model_version(name="kept-1-0-0", modelRef={"name": "kept"}))
+        for name in ("classifier-1-0-0", "kept-1-0-0"):
+            await cluster.wait_for(f"{name} Ready", phase_is(cluster, "ModelVersion", name, "Ready"))
+            assert cluster.get("ModelVersion", name)["metadata"]["finalizers"] == ["modelyard.dev/artifacts"]
+        api = cluster.custom()
+        for name in ("classifier-1-0-0", "kept-1-0-0"):
+            await asyncio.to_thread(api.delete_namespaced_custom_object, GROUP, VERSION, "default", "modelversions", name)
+        await cluster.wait_for("both versions gone", lambda: cluster.get("ModelVersion", "classifier-1-0-0") is None
+                               and cluster.get("ModelVersion", "kept-1-0-0") is None)
+        assert "delete-classifier-1-0-0" in cluster.names("jobs"), "retention Delete cleans the store"
+        assert "delete-kept-1-0-0" not in cluster.names("jobs"), "retention Retain keeps the artifacts"
+        # Deleting a Model deletes its versions first.
+        await cluster.apply(builders.model_version(name="classifier-2-0-0", version="2.0.0"))
+        await cluster.wait_for("the new version", phase_is(cluster, "ModelVersion", "classifier-2-0-0", "Ready"))
+        await asyncio.to_thread(api.delete_namespaced_custom_object, GROUP, VERSION, "default", "models", "classifier")
+        await cluster.wait_for("model and version gone", lambda: cluster.get("Model", "classifier") is None
+                               and cluster.get("ModelVersion", "classifier-2-0-0") is None)

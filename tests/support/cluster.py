@@ -52,9 +52,10 @@ class Cluster:
         """The stored object as plain JSON data."""
         key = (f"{GROUP}/{VERSION}/{KINDS[kind].info.plural}", NAMESPACE, name)
         try:
-            return json.loads(json.dumps(self.emulator.objects[key], default=dict))
+            body = json.loads(json.dumps(self.emulator.objects[key], default=dict))
         except KeyError:
             return None
+        return body or None  # a deleted object keeps an empty last version
 
     def names(self, plural: str) -> list[str]:
         """Names of the stored objects of a resource (e.g. `jobs`, `modelversions`)."""

@@ -103,6 +103,24 @@ class Kube:
             if error.status != 409:
                 raise
 
+    def set_finalizers(self, kind: str, namespace: str, name: str, finalizers: list[str]) -> None:
+        """Replace metadata.finalizers (a merge patch: no resourceVersion needed)."""
+        plural = KINDS[kind].info.plural
+        body = {"metadata": {"finalizers": finalizers}}
+        try:
+            self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+        except ApiException as error:
+            if not _missing(error):
+                raise
+
+    def delete(self, kind: str, namespace: str, name: str) -> None:
+        plural = KINDS[kind].info.plural
+        try:
+            self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+        except ApiException as error:
+            if not _missing(error):
+                raise
+
     def post_event(self, obj: Resource, type_: str, reason: str, message: str) -> None:
         """A core/v1 Event on `obj` (best effort: an event that cannot be posted is dropped)."""
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

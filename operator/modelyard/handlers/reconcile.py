@@ -13,6 +13,7 @@ from modelyard.api.modelversion import ModelVersion
 from modelyard.config import Settings
 from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
+from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
 from modelyard.core.evaluation import decide_evaluation
 from modelyard.core.jobstate import JobObservation, observe_job
 from modelyard.core.model import model_status
@@ -77,8 +78,41 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
     return decision
 
 
+def ensure_finalizer(ctx: Context, obj: Any) -> None:
+    """Hold the object until its teardown ran (retention of stored artifacts)."""
+    finalizers = list(obj.metadata.finalizers or [])
+    if FINALIZER not in finalizers:
+        ctx.kube.set_finalizers(obj.kind, obj.namespace, obj.name, [*finalizers, FINALIZER])
+
+
+def _release(ctx: Context, obj: Any) -> None:
+    remaining = [f for f in obj.metadata.finalizers or [] if f != FINALIZER]
+    ctx.kube.set_finalizers(obj.kind, obj.namespace, obj.name, remaining)
+
+
+def _teardown(ctx: Context, obj: Any, teardown: Teardown) -> Decision:
+    for manifest in teardown.create:
+        ctx.kube.create(manifest)
+    for name in teardown.delete_versions:
+        ctx.kube.delete("ModelVersion", obj.namespace, name)
+    for event in teardown.events:
+        ctx.post(obj, event)
+    previous = obj.status.to_dict() if obj.status else {}
+    status = {**previous, "message": teardown.message}
+    if status != previous and not teardown.release:
+        ctx.kube.patch_status(obj.kind, obj.namespace, obj.name, status, previous)
+    if teardown.release:
+        _release(ctx, obj)
+    return Decision(status=status)
+
+
 def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
     ns = version.namespace
+    if version.metadata.deletion_timestamp:
+        model = _model(ctx, ns, version.spec.model_ref.name)
+        cleanup = _observe(ctx, ns, cleanup_job_name(version))
+        return _teardown(ctx, version, teardown_version(version, model, cleanup, ctx.profiles, ctx.settings))
+    ensure_finalizer(ctx, version)
     converter = (version.metadata.annotations or {}).get(CONVERTED_BY)
     if converter and not (version.status and version.status.phase):
         # Created by a ConversionJob that has not recorded its status yet: let it do so.
@@ -119,5 +153,8 @@ def reconcile_model(ctx: Context, model: Model) -> Decision:
 
 
 def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion]) -> Decision:
+    if model.metadata.deletion_timestamp:
+        return _teardown(ctx, model, teardown_model(model, versions))
+    ensure_finalizer(ctx, model)
     decision = Decision(status=model_status(model, versions, ctx.clock()))
     return _apply(ctx, model, decision)

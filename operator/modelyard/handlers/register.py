@@ -16,6 +16,7 @@ import kopf
 from modelyard.api import API_VERSION, GROUP, KINDS, VERSION
 from modelyard.api.model import Model
 from modelyard.api.validation import ManifestError, parse_object
+from modelyard.core.deletion import FINALIZER
 from modelyard.handlers.apply import invalid_status
 from modelyard.handlers.reconcile import (
     Context,
@@ -72,6 +73,8 @@ def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
     """Its status is refreshed in batches (most Model events are our own status writes); a
     Model that just appeared unblocks the versions waiting for it."""
     ctx.models[(model.namespace, model.name)] = model
+    if model.metadata.deletion_timestamp or not (model.metadata.finalizers and FINALIZER in model.metadata.finalizers):
+        reconcile_model(ctx, model)
     if event_type in (None, "ADDED"):
         ctx.dirty_models.add((model.namespace, model.name))
         for version in ctx.kube.list("ModelVersion", model.namespace):

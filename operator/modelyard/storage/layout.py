@@ -161,6 +161,16 @@ def download_version(
     return manifest, digest
 
 
+def delete_version(store: Store, prefix: str) -> int:
+    """Delete a version: its manifest first (so it is never seen complete yet partial), then the
+    rest of its folder. Returns how many objects were deleted; a missing version is fine."""
+    manifest = f"{prefix}/{MANIFEST}"
+    had_manifest = store.exists(manifest)
+    if had_manifest:
+        store.delete([manifest])
+    return store.delete_prefix(f"{prefix}/") + int(had_manifest)
+
+
 class VersionWriter:
     """Writes one version: files first, the manifest last; refuses to change a complete one."""
 

@@ -67,6 +67,19 @@ def _import(args: argparse.Namespace) -> dict[str, Any]:
         return run_import(job)
 
 
+def _delete(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.storage.layout import delete_version, version_prefix
+
+    obj = parse_object(_object(args))
+    store = open_store(args.store)
+    prefix = version_prefix(obj.namespace, obj.spec.model_ref.name, obj.spec.version)
+    count = delete_version(store, prefix)
+    return {"ok": True, "kind": "delete", "phase": "Succeeded", "reason": "ArtifactsDeleted",
+            "message": f"deleted {count} object(s) under {store.describe(prefix)}/"}
+
+
 def _related(args: argparse.Namespace, flag: str, env: str) -> Any:
     """Another object the worker needs (the operator passes it; workers never call the API)."""
     from modelyard.api.validation import parse_object
@@ -117,7 +130,7 @@ def _stage_logger() -> Any:
     return progress
 
 
-COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate}
+COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete}
 
 
 def failure(kind: str, reason: str, message: str) -> dict[str, Any]:

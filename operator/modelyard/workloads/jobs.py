@@ -251,6 +251,20 @@ def build_import_job(
     )
 
 
+def build_cleanup_job(
+    version: ModelVersion, model: Model, profiles: dict[str, HardwareProfile], settings: Settings
+) -> dict[str, Any]:
+    """The Job that deletes a version's artifacts from the store (retention: Delete)."""
+    return build_worker_job(
+        command="delete",
+        owner=version,
+        store=store_for(model, settings),
+        hardware="cpu",
+        profile=profiles["cpu"],
+        settings=settings,
+    )
+
+
 def build_conversion_job(
     job: ConversionJob,
     source: ModelVersion,

@@ -259,3 +259,22 @@ def test_worker_cli_reports_an_invalid_object(tmp_path: Path, capsys):
     assert code == 1
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["reason"] == "InvalidSpec" and "spec.version" in result["message"]
+
+
+def test_delete_command_removes_the_manifest_first_then_the_files(tmp_path: Path, model_file: Path, capsys):
+    store = FileStore(tmp_path / "store")
+    run_import(job(tmp_path, store, source={"uri": f"file://{model_file}"}))
+    deleted: list[str] = []
+    original = FileStore.delete
+    FileStore.delete = lambda self, keys: deleted.extend(keys) or original(self, keys)
+    try:
+        path = tmp_path / "mv.json"
+        path.write_text(json.dumps(builders.model_version()))
+        code = worker_main(["delete", "--object", str(path), "--store", f"file://{tmp_path}/store",
+                            "--termination-log", str(tmp_path / "t")])
+    finally:
+        FileStore.delete = original
+    assert code == 0
+    assert deleted[0].endswith("/manifest.json")
+    assert store.list("default/classifier") == []
+    assert "deleted 3 object(s)" in capsys.readouterr().out
