@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -95,7 +96,9 @@ def start_server(kind: str, workdir: Path) -> tuple[subprocess.Popen, str, dict[
         data.mkdir()
         cmd = ["npx", "--yes", "s3rver", "-d", str(data), "-a", "127.0.0.1", "-p", str(port), "--silent"]
         creds = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir)
+    # Own process group: npx starts node as a child, which must stop with it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=workdir,
+                            start_new_session=True)
     wait_for_port(port)
     return proc, f"http://127.0.0.1:{port}", creds
 
@@ -247,7 +250,7 @@ def main() -> int:
                           f"modelyard {run['modelyard']['mib_s']:7.1f} MiB/s  ratio {run['ratio']:.2f}  "
                           f"rss {run['modelyard']['rss_mib']:.0f} MiB (raw {best['rss_mib']:.0f})", flush=True)
             finally:
-                proc.terminate()
+                os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=30)
     hashing = hashing_figures()
     print(f"sha256: hashlib {hashing['hashlib_mib_s']:.0f} MiB/s, modelyard reader "

@@ -151,17 +151,19 @@ def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> tuple[Path, list[
     target.parent.mkdir(parents=True, exist_ok=True)
     stream_into_store = not is_archive(name) and writer.existing is None
     with open_source(uri, job.s3) as stream, target.open("wb") as copy:
-        reader = HashingReader(stream, tee=copy, progress=job.progress)
+        # Streaming into the store hashes on the way there; otherwise the copy is hashed here.
+        reader = HashingReader(stream, tee=copy, progress=job.progress, hashing=not stream_into_store)
         if stream_into_store:
-            writer.put_file(name, reader)
+            actual = writer.put_file(name, reader).sha256
         else:
             while reader.read(CHUNK):
                 pass
+            actual = reader.sha256
     expected = job.spec.source.sha256
-    if expected and reader.sha256 != expected:
+    if expected and actual != expected:
         raise ImportFailure(
             "DigestMismatch",
-            f"source {redact(uri)} has sha256 {reader.sha256}, but spec.source.sha256 is {expected}",
+            f"source {redact(uri)} has sha256 {actual}, but spec.source.sha256 is {expected}",
         )
     if is_archive(name):
         unpacked = job.workdir / "unpacked"
