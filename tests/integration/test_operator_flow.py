@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import kmock
+from kubernetes import client
 
 from modelyard.config import Settings
 from tests.support import builders
@@ -188,3 +189,15 @@ async def test_deletion_honours_retention(tmp_path: Path):
         await asyncio.to_thread(api.delete_namespaced_custom_object, GROUP, VERSION, "default", "models", "classifier")
         await cluster.wait_for("model and version gone", lambda: cluster.get("Model", "classifier") is None
                                and cluster.get("ModelVersion", "classifier-2-0-0") is None)
+
+
+async def test_job_deleted_under_the_operator_is_reported_not_recreated(tmp_path: Path):
+    async with running_cluster(settings(), tmp_path, hold=True) as cluster:
+        await cluster.apply(builders.model())
+        await cluster.apply(builders.model_version())
+        await cluster.wait_for("the import Job", lambda: cluster.names("jobs"))
+        batch = client.BatchV1Api(cluster.api)
+        await asyncio.to_thread(batch.delete_namespaced_job, "import-classifier-1-0-0", "default")
+        status = await cluster.wait_for("the report", phase_is(cluster, "ModelVersion", "classifier-1-0-0", "Failed"))
+        assert "was deleted before it reported a result" in status["message"]
+        assert cluster.get_job("import-classifier-1-0-0") is None

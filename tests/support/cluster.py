@@ -57,6 +57,13 @@ class Cluster:
             return None
         return body or None  # a deleted object keeps an empty last version
 
+    def get_job(self, name: str) -> dict[str, Any] | None:
+        try:
+            body = json.loads(json.dumps(self.emulator.objects["batch/v1/jobs", NAMESPACE, name], default=dict))
+        except KeyError:
+            return None
+        return body or None
+
     def names(self, plural: str) -> list[str]:
         """Names of the stored objects of a resource (e.g. `jobs`, `modelversions`)."""
         return sorted(key[2] for key in self.emulator.objects.keys() if getattr(key[0], "plural", None) == plural)

@@ -71,6 +71,21 @@ def _hardware(obj: Any) -> str:
     return getattr(spec, "hardware", None) or "cpu"
 
 
+def _irreversible(obj: Any, decision: Decision) -> bool:
+    """Creating a child or failing cannot be undone: decide those on the object as it is now.
+    (Watch events can arrive late: a stale body without `status.jobName` would create a Job
+    that was deleted on purpose.)"""
+    before = obj.status.phase if obj.status else None
+    return bool(decision.create) or (decision.status.get("phase") == "Failed" and before != "Failed")
+
+
+def _current(ctx: Context, obj: Any, decision: Decision, fresh: bool) -> Any | None:
+    """The object to decide on again, or None when `decision` may be applied as it is."""
+    if fresh or not _irreversible(obj, decision):
+        return None
+    return ctx.kube.get(obj.kind, obj.namespace, obj.name)
+
+
 def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
     previous = obj.status.to_dict() if obj.status else {}
     apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
@@ -106,7 +121,7 @@ def _teardown(ctx: Context, obj: Any, teardown: Teardown) -> Decision:
     return Decision(status=status)
 
 
-def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
+def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = False) -> Decision:
     ns = version.namespace
     if version.metadata.deletion_timestamp:
         model = _model(ctx, ns, version.spec.model_ref.name)
@@ -126,25 +141,34 @@ def reconcile_model_version(ctx: Context, version: ModelVersion) -> Decision:
     if source is not None:
         training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
     decision = decide_model_version(version, model, observed, training, ctx.profiles, ctx.settings, ctx.clock())
+    current = _current(ctx, version, decision, fresh)
+    if current is not None:
+        return reconcile_model_version(ctx, current, fresh=True)
     return _apply(ctx, version, decision)
 
 
-def reconcile_conversion(ctx: Context, job: ConversionJob) -> Decision:
+def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) -> Decision:
     ns = job.namespace
     source = ctx.kube.get("ModelVersion", ns, job.spec.source_ref.name)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
     observed = _observe(ctx, ns, job_name("convert", job.name))
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
+    current = _current(ctx, job, decision, fresh)
+    if current is not None:
+        return reconcile_conversion(ctx, current, fresh=True)
     return _apply(ctx, job, decision)
 
 
-def reconcile_evaluation(ctx: Context, job: EvaluationJob) -> Decision:
+def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) -> Decision:
     ns = job.namespace
     version = ctx.kube.get("ModelVersion", ns, job.spec.model_version_ref.name)
     baseline = ctx.kube.get("ModelVersion", ns, job.spec.baseline_ref.name) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
     observed = _observe(ctx, ns, job_name("evaluate", job.name))
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
+    current = _current(ctx, job, decision, fresh)
+    if current is not None:
+        return reconcile_evaluation(ctx, current, fresh=True)
     return _apply(ctx, job, decision)
 
 
