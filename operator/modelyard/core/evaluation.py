@@ -3,6 +3,8 @@ requested hardware, record metrics and the verdict, and show the verdict on the 
 
 from __future__ import annotations
 
+import math
+
 from datetime import datetime
 from typing import Any
 
@@ -33,7 +35,8 @@ def verdict_update(job: EvaluationJob, passed: bool, message: str, now: datetime
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {k: float(v) for k, v in metrics.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
 
 
 def decide_evaluation(

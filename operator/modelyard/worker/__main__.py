@@ -167,7 +167,7 @@ def classify(error: BaseException) -> tuple[str, str] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from modelyard.worker.result import write_termination_message
+    from modelyard.worker.result import finite, write_termination_message
 
     parser = argparse.ArgumentParser(prog="python -m modelyard.worker")
     parser.add_argument("command", choices=sorted(COMMANDS))
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             result, code = failure(args.command, *known), 1
         log.error("%s failed: %s", args.command, result["message"])
     write_termination_message(Path(args.termination_log), result)
-    print(json.dumps(result, separators=(",", ":"), sort_keys=True))
+    print(json.dumps(finite(result), separators=(",", ":"), sort_keys=True, allow_nan=False))
     return code
 
 

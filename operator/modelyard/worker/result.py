@@ -8,6 +8,7 @@ the store when it needs more.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,20 @@ TERMINATION_LIMIT = 4096
 _DROP_ORDER = ("files", "inspection", "signature", "lineage", "verification", "benchmark", "metrics")
 
 
+def finite(value: Any) -> Any:
+    """NaN and infinities as null: they are not JSON, and the API server rejects a status with them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
 def compact(result: dict[str, Any], limit: int = TERMINATION_LIMIT) -> str:
     """The result as JSON of at most `limit` bytes, keeping ok/phase/reason/message/digest."""
-    body = json.loads(json.dumps(result))
+    body = json.loads(json.dumps(finite(result), allow_nan=False))
     text = json.dumps(body, separators=(",", ":"), sort_keys=True)
     for key in _DROP_ORDER:
         if len(text.encode()) <= limit:

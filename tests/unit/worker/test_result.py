@@ -36,3 +36,9 @@ def test_missing_termination_path_is_harmless(tmp_path):
     target = tmp_path / "termination-log"
     write_termination_message(target, {"ok": True})
     assert json.loads(target.read_text()) == {"ok": True}
+
+
+def test_non_finite_numbers_become_null():
+    # "NaN"/"Infinity" are not JSON: the API server would reject the status patch.
+    text = compact({"ok": False, "verification": {"maxAbsDiff": float("inf"), "outputs": [{"d": float("nan")}]}})
+    assert json.loads(text)["verification"] == {"maxAbsDiff": None, "outputs": [{"d": None}]}

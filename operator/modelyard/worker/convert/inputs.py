@@ -1,0 +1,92 @@
+"""Sample inputs for verification, calibration and benchmarks: from an npz of real data when
+one is given, else generated from the signature (seeded, so runs are reproducible)."""
+
+from __future__ import annotations
+
+import io
+from typing import Iterator
+
+import numpy as np
+
+from modelyard.api.common import Signature, TensorSpec
+from modelyard.worker.convert.errors import INVALID_CALIBRATION, ConversionError
+
+Batch = dict[str, np.ndarray]
+"""Input name -> array whose first axis is the batch."""
+
+DYNAMIC_DIM = 8
+"""Size used for a dynamic dimension other than the batch (e.g. a sequence length)."""
+SEED = 20261122
+
+
+def batch_dynamic(signature: Signature) -> bool:
+    """Whether every input takes any batch size (dimension 0 is -1)."""
+    return all(t.shape and t.shape[0] == -1 for t in signature.inputs)
+
+
+def _shape(tensor: TensorSpec, batch: int) -> tuple[int, ...]:
+    if not tensor.shape:
+        return ()
+    first = batch if tensor.shape[0] == -1 else tensor.shape[0]
+    return (first, *(DYNAMIC_DIM if d == -1 else d for d in tensor.shape[1:]))
+
+
+def generate(signature: Signature, batch: int, seed: int = SEED) -> Batch:
+    """Random inputs shaped like the signature: normal floats, small non-negative integers (valid
+    indices for any embedding), random booleans."""
+    rng = np.random.default_rng(seed)
+    arrays: Batch = {}
+    for tensor in signature.inputs:
+        shape = _shape(tensor, batch)
+        if tensor.dtype in ("float32", "float16", "bfloat16"):
+            arrays[tensor.name] = rng.standard_normal(shape).astype(np.float32 if tensor.dtype == "bfloat16" else tensor.dtype)
+        elif tensor.dtype == "bool":
+            arrays[tensor.name] = rng.integers(0, 2, shape).astype(bool)
+        else:
+            arrays[tensor.name] = rng.integers(0, 2, shape).astype(tensor.dtype)
+    return arrays
+
+
+def load_npz(data: bytes, signature: Signature, where: str) -> Batch:
+    """Arrays named like the signature's inputs from an npz; the first axis indexes samples."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (ValueError, OSError) as error:
+        raise ConversionError(INVALID_CALIBRATION, f"{where} is not a readable npz file: {error}") from None
+    names = [t.name for t in signature.inputs]
+    missing = [n for n in names if n not in arrays]
+    if missing and len(names) == 1 and len(arrays) == 1:
+        arrays = {names[0]: next(iter(arrays.values()))}  # a single unnamed array feeds the single input
+    elif missing:
+        raise ConversionError(
+            INVALID_CALIBRATION, f"{where} lacks input(s) {', '.join(missing)}; it holds {', '.join(sorted(arrays)) or 'nothing'}"
+        )
+    batch = {n: arrays[n] for n in names}
+    counts = {len(a) for a in batch.values()}
+    if len(counts) != 1 or 0 in counts:
+        raise ConversionError(INVALID_CALIBRATION, f"{where}: inputs must hold the same, non-zero number of samples")
+    for tensor in signature.inputs:
+        array = batch[tensor.name]
+        want = tensor.shape[1:] if tensor.shape and tensor.shape[0] == -1 else tensor.shape
+        if len(array.shape) - 1 != len(want) or any(w not in (-1, a) for w, a in zip(want, array.shape[1:], strict=True)):
+            raise ConversionError(
+                INVALID_CALIBRATION,
+                f"{where}: {tensor.name} has samples of shape {list(array.shape[1:])}, the signature says {want}",
+            )
+        batch[tensor.name] = array.astype(tensor.dtype if tensor.dtype != "bfloat16" else "float32", copy=False)
+    return batch
+
+
+def take(batch: Batch, count: int) -> Batch:
+    """The first `count` samples (cycling when there are fewer)."""
+    size = len(next(iter(batch.values())))
+    index = np.arange(count) % size
+    return {name: array[index] for name, array in batch.items()}
+
+
+def chunks(batch: Batch, size: int) -> Iterator[Batch]:
+    """`batch` in pieces of at most `size` samples."""
+    total = len(next(iter(batch.values())))
+    for start in range(0, total, size):
+        yield {name: array[start:start + size] for name, array in batch.items()}

@@ -1,0 +1,126 @@
+"""Bring the source version into the work folder and load it (after inspection has proven it
+safe: no pickles are ever loaded from a stored model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from modelyard.api.common import Signature, TensorSpec
+from modelyard.api.modelversion import ModelVersion
+from modelyard.storage.base import Store
+from modelyard.storage.layout import download_version, version_prefix
+from modelyard.worker.convert.errors import INVALID_MODEL, ConversionError
+from modelyard.worker.convert.inputs import generate
+from modelyard.worker.convert.runners import Runner, onnx_runner, torch_runner
+
+TORCH_FORMATS = ("pytorch-exportedprogram", "torchscript", "pytorch-state-dict", "safetensors")
+
+
+@dataclass
+class Source:
+    """The loaded source: a torch module (torch formats) or an ONNX file."""
+
+    format: str
+    path: Path
+    """The model file."""
+    signature: Signature
+    size_bytes: int
+    digest: str
+    module: Any = None
+    facts: Any = None
+
+    def runner(self, hardware: str) -> Runner:
+        if self.module is not None:
+            return torch_runner(self.module, self.signature)
+        return onnx_runner(self.path, hardware)
+
+
+def fetch(store: Store, namespace: str, version: ModelVersion, dest: Path) -> tuple[Path, int, str]:
+    """Download and verify the source version's files; (folder, model bytes, digest)."""
+    prefix = version_prefix(namespace, version.spec.model_ref.name, version.spec.version)
+    manifest, digest = download_version(store, prefix, dest)
+    size = sum(f.size_bytes for f in manifest.files if not f.path.endswith((".sh", ".pbtxt", ".json")))
+    return dest, size, digest
+
+
+def template_of(version: ModelVersion, template_dir: Path | None = None) -> Any:
+    if not version.spec.source.template:
+        return None
+    from modelyard.templates import load_catalog
+
+    chosen = version.spec.source.template
+    return load_catalog(template_dir).get(chosen.name).resolve(chosen.parameters or {})
+
+
+def declared_signature(version: ModelVersion, template: Any) -> Signature | None:
+    status = version.status.signature if version.status else None
+    return status or version.spec.signature or (template.signature if template else None)
+
+
+def load(folder: Path, version: ModelVersion, size: int, digest: str, template_dir: Path | None = None) -> Source:
+    """Inspect (safety, signature) and load the source model."""
+    from modelyard.worker.inspect import check_signature, find_model_file, inspect_model
+
+    format = version.spec.format
+    template = template_of(version, template_dir)
+    facts = inspect_model(folder, format, template)
+    found = facts.signature
+    if format == "pytorch-exportedprogram":
+        # its outputs are named after graph nodes (linear_2, ...): the declared names stand
+        found = Signature(inputs=found.inputs)
+    signature = check_signature(declared_signature(version, template), found)
+    path = find_model_file(folder, format)
+    if not signature.inputs:
+        raise ConversionError(INVALID_MODEL, f"{path.name}: the source's signature names no inputs; declare spec.signature")
+    module = None
+    if format in TORCH_FORMATS:
+        try:
+            module = _module(path, format, template)
+        except ConversionError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
+            raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
+    source = Source(format, path, signature, size, digest, module, facts)
+    if not signature.outputs:
+        source.signature = _with_outputs(source)
+    return source
+
+
+def _module(path: Path, format: str, template: Any) -> Any:
+    import torch
+
+    if format == "torchscript":
+        return torch.jit.load(str(path), map_location="cpu").eval()
+    if format == "pytorch-exportedprogram":
+        # inspect_model refused archives holding pickled weights or custom objects above.
+        return torch.export.load(str(path)).module()
+    if template is None:
+        raise ConversionError(INVALID_MODEL, f"{path.name}: format {format} needs source.template (the architecture)")
+    module = template.build_module()
+    if format == "safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+            state = state["state_dict"]
+    module.load_state_dict(state, strict=True)
+    return module.eval()
+
+
+def _with_outputs(source: Source) -> Signature:
+    """Output names and shapes found by running the model once (TorchScript records none)."""
+    batch = 2
+    outputs = source.runner("cpu")(generate(source.signature, batch))
+    dynamic = all(t.shape and t.shape[0] == -1 for t in source.signature.inputs)
+    specs = []
+    for index, array in enumerate(outputs):
+        shape = list(array.shape)
+        if dynamic and shape and shape[0] == batch:
+            shape[0] = -1
+        dtype = str(array.dtype) if str(array.dtype) in ("float32", "float16", "int64", "int32", "int8", "uint8", "bool") else "float32"
+        specs.append(TensorSpec(name="output" if len(outputs) == 1 else f"output_{index}", dtype=dtype, shape=shape))
+    return Signature(inputs=source.signature.inputs, outputs=specs)

@@ -1,0 +1,211 @@
+"""run_convert: source version -> verified, benchmarked output version.
+
+Nothing is uploaded until the converted model has passed verification; the manifest is written
+last, so a failed or interrupted job never leaves a version that looks complete."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from modelyard.api.conversionjob import ConversionJobSpec, ConversionTarget
+from modelyard.api.modelversion import ModelVersion
+from modelyard.storage.base import Store, StoreError
+from modelyard.storage.config import S3Settings
+from modelyard.storage.layout import RESULT, Manifest, VersionWriter, read_manifest, version_prefix
+from modelyard.worker.convert import benchmark as benchmarking
+from modelyard.worker.convert import inputs as sample_inputs
+from modelyard.worker.convert import triton
+from modelyard.worker.convert.build import build, check_pair, output_format
+from modelyard.worker.convert.inputs import Batch
+from modelyard.worker.convert.load import Source, fetch, load
+from modelyard.worker.convert.reproduce import script
+from modelyard.worker.convert.verify import run_all, tolerance, verify
+from modelyard.worker.importer import tool_versions
+
+TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxslim", "openvino", "numpy")
+
+
+@dataclass
+class ConvertJob:
+    """Everything one conversion needs."""
+
+    namespace: str
+    name: str
+    """The ConversionJob's name."""
+    spec: ConversionJobSpec
+    source: ModelVersion
+    """The Ready source version (its files are in `store`)."""
+    store: Store
+    workdir: Path
+    s3: S3Settings | None = None
+    progress: Callable[[str], None] | None = None
+    """Called with each stage: export, optimise, quantize, verify, benchmark, upload."""
+    template_dir: Path | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def stage(self, name: str) -> None:
+        if self.progress is not None:
+            self.progress(name)
+
+
+def output_version(source_version: str, target: ConversionTarget) -> str:
+    """`<source version>+<format>.<hardware>`; the source's own build metadata is replaced
+    (semver allows one `+`)."""
+    core = source_version.split("+", 1)[0]
+    return f"{core}+{target.format}.{target.hardware}"
+
+
+def run_convert(job: ConvertJob) -> dict[str, Any]:
+    """Convert, verify, measure, store; returns the result (also stored as result.json)."""
+    spec, target = job.spec, job.spec.target
+    model = job.source.spec.model_ref.name
+    name = (spec.output.name if spec.output else None) or job.name
+    version = (spec.output.version if spec.output else None) or output_version(job.source.spec.version, target)
+    check_pair(job.source.spec.format, target)
+    prefix = version_prefix(job.namespace, model, version)
+    previous = _previous_result(job, prefix)
+    if previous is not None:
+        return previous
+
+    folder, size, digest = fetch(job.store, job.namespace, job.source, job.workdir / "source")
+    source = load(folder, job.source, size, digest, job.template_dir)
+    calibration = _calibration(job, source)
+    built = build(source, target, job.workdir / "build", job.stage, calibration)
+
+    source_runner = source.runner(target.hardware)
+    converted_runner = built.runner()
+    batched = sample_inputs.batch_dynamic(source.signature)
+    verification = None
+    reference = None
+    if spec.verify is None or spec.verify.enabled:
+        job.stage("verify")
+        samples = spec.verify.samples if spec.verify else 16
+        batch = sample_inputs.take(calibration, min(samples, _count(calibration))) if calibration else sample_inputs.generate(source.signature, samples)
+        reference = run_all(source_runner, batch, batched)
+        verification = verify(source_runner, converted_runner, batch, [t.name for t in source.signature.outputs],
+                              tolerance(target, spec.verify), batched, reference)
+
+    job.stage("benchmark")
+    output_size = sum(p.stat().st_size for p in built.files.values())
+    bench = benchmarking.benchmark(
+        benchmarking.performance(source_runner, source.signature, source.size_bytes, batched),
+        benchmarking.performance(converted_runner, source.signature, output_size, batched),
+    )
+
+    job.stage("upload")
+    return _store(job, source, built, name, model, version, prefix, verification, bench)
+
+
+def _count(batch: Batch) -> int:
+    return len(next(iter(batch.values())))
+
+
+def _previous_result(job: ConvertJob, prefix: str) -> dict[str, Any] | None:
+    """A retried job whose output is already complete returns the stored result; an output
+    version made by anything else is never overwritten."""
+    found = read_manifest(job.store, prefix)
+    if found is None:
+        return None
+    manifest, _ = found
+    if manifest.lineage.get("conversionJob") != job.name or not job.store.exists(f"{prefix}/{RESULT}"):
+        raise StoreError(
+            "AlreadyExists",
+            f"{job.store.describe(prefix)}/ already holds version {manifest.version}; versions are immutable: set spec.output.version",
+        )
+    result = json.loads(job.store.get_bytes(f"{prefix}/{RESULT}"))
+    return {**result, "reason": "AlreadyConverted", "message": f"version {manifest.version} was already converted by this job"}
+
+
+def _calibration(job: ConvertJob, source: Source) -> Batch | None:
+    quantization = job.spec.target.quantization
+    uri = quantization.calibration_uri if quantization else None
+    if not uri:
+        return None
+    from modelyard.worker.source import open_source, redact
+
+    with open_source(uri, job.s3) as stream:
+        data = stream.read()
+    return sample_inputs.load_npz(data, source.signature, redact(uri))
+
+
+def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, version: str, prefix: str,
+           verification: dict[str, Any] | None, bench: dict[str, Any]) -> dict[str, Any]:
+    target = job.spec.target
+    fmt = output_format(target.format)
+    tools = tool_versions(*TOOLS)
+    steps = built.steps + built.commands
+    lineage = {
+        "parentVersion": job.source.metadata.name,
+        "parentDigest": source.digest,
+        "conversionJob": job.name,
+        "format": fmt,
+        "targetFormat": target.format,
+        "hardware": target.hardware,
+        "exporter": built.exporter,
+        "steps": steps,
+        "commands": built.commands,
+        "tools": tools,
+    }
+    extra: dict[str, bytes] = {
+        "reproduce.sh": script(
+            job.name, job.source.metadata.name, f"{name} {version}",
+            {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ConversionJob",
+             "metadata": {"name": job.name, "namespace": job.namespace}, "spec": job.spec.to_dict()},
+            job.source.model_dump(by_alias=True, exclude_none=True, mode="json"),
+            steps, built.commands, tools,
+        ).encode()
+    }
+    if triton.supports(fmt):
+        extra["config.pbtxt"] = triton.config_pbtxt(name, fmt, source.signature, target.hardware).encode()
+    writer = VersionWriter(job.store, prefix)
+    try:
+        entries = []
+        for path, local in sorted(built.files.items()):
+            with local.open("rb") as stream:
+                entries.append(writer.put_file(path, stream))
+        for path, data in extra.items():
+            entries.append(writer.put_file(path, io.BytesIO(data)))
+        manifest = Manifest(
+            namespace=job.namespace, model=model, name=name, version=version, format=fmt, files=entries,
+            signature=source.signature.to_dict(), inspection=_inspection(built), lineage=lineage,
+            source={"modelVersion": job.source.metadata.name, "version": job.source.spec.version, "digest": source.digest},
+            tools=tools, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        digest = writer.commit(manifest)
+    except BaseException:
+        writer.abort()
+        raise
+    model_bytes = sum(e.size_bytes for e in entries if e.path in built.files)
+    message = f"converted to {target.format} for {target.hardware} ({built.exporter} export), {model_bytes} bytes"
+    if verification:
+        message += f"; verified on {verification['samples']} samples (max abs diff {verification['maxAbsDiff']:.3g})"
+    speed = benchmarking.summary(bench)
+    if speed:
+        message += f"; {speed}"
+    result = {
+        "ok": True, "kind": "convert", "phase": "Succeeded", "reason": "Converted", "message": message,
+        "outputVersion": {"name": name, "version": version, "format": fmt, "hardware": target.hardware},
+        "artifact": {"uri": job.store.describe(prefix) + "/", "digest": digest, "sizeBytes": manifest.size_bytes,
+                     "files": [f.model_dump(by_alias=True) for f in manifest.files]},
+        "signature": manifest.signature, "lineage": {k: lineage[k] for k in ("parentVersion", "conversionJob")},
+        "verification": verification, "benchmark": bench, "exporter": built.exporter,
+        "durationSeconds": round(time.monotonic() - job.started, 3),
+    }
+    writer.write_result(result)
+    return result
+
+
+def _inspection(built: Any) -> dict[str, Any]:
+    if built.onnx is None or not built.files.get("1/model.onnx"):
+        return {}
+    from modelyard.worker.inspect import inspect_model
+
+    return inspect_model(built.onnx, "onnx").to_status()
+
+

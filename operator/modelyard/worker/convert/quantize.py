@@ -1,0 +1,77 @@
+"""INT8 with onnxruntime's quantizer.
+
+Defaults come from measurement on the 2-core x86 CPU this project is developed on (bench/convert.py
+prints them again on every run): dynamic quantization of convolutions (ConvInteger) made a
+ResNet-18 5.6x slower than fp32 (61.6 ms vs 10.9 ms at batch 1), while dynamic quantization of
+MatMul/Gemm made a Linear-heavy MLP 5.6x faster (0.08 ms vs 0.45 ms). So on cpu and arm, dynamic
+mode quantizes only the MatMul-family operators by default; static mode (QDQ, activations
+calibrated) quantizes everything, and the job's benchmark shows what that costs or gains.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from modelyard.worker.convert.inputs import Batch, chunks
+
+DYNAMIC_OPS = ["MatMul", "Gemm", "Attention", "LSTM"]
+"""Operators dynamic INT8 quantizes on cpu/arm (convolutions excluded: ConvInteger is slow)."""
+CALIBRATION_BATCH = 1
+
+
+def _prepare(source: Path, target: Path) -> None:
+    """Drop the exporter's value_info: the dynamo exporter records intermediate shapes that the
+    quantizer's own shape inference contradicts (it then fails with a shape merge error)."""
+    import onnx
+
+    model = onnx.load(str(source))
+    del model.graph.value_info[:]
+    onnx.save(model, str(target))
+
+
+def quantize_dynamic(source: Path, target: Path, hardware: str) -> list[str]:
+    from onnxruntime.quantization import QuantType
+    from onnxruntime.quantization import quantize_dynamic as ort_quantize_dynamic
+
+    prepared = target.with_name(target.stem + ".prepared.onnx")
+    _prepare(source, prepared)
+    ops = DYNAMIC_OPS if hardware in ("cpu", "arm") else None
+    ort_quantize_dynamic(prepared, target, op_types_to_quantize=ops, weight_type=QuantType.QInt8)
+    prepared.unlink()
+    return [
+        "cleared graph.value_info",
+        f"onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, op_types_to_quantize={ops or 'all'})",
+    ]
+
+
+class _Reader:
+    """onnxruntime's CalibrationDataReader protocol over a batch of samples."""
+
+    def __init__(self, batch: Batch):
+        self._items: Iterator[Batch] = chunks(batch, CALIBRATION_BATCH)
+
+    def get_next(self) -> Batch | None:
+        return next(self._items, None)
+
+    def rewind(self) -> None:  # part of the protocol; one pass is enough for MinMax
+        pass
+
+
+def quantize_static(source: Path, target: Path, calibration: Batch) -> list[str]:
+    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
+    from onnxruntime.quantization import quantize_static as ort_quantize_static
+
+    prepared = target.with_name(target.stem + ".prepared.onnx")
+    _prepare(source, prepared)
+    reader = type("CalibrationReader", (_Reader, CalibrationDataReader), {})(calibration)
+    ort_quantize_static(
+        prepared, target, reader, quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
+    )
+    prepared.unlink()
+    samples = len(next(iter(calibration.values())))
+    return [
+        "cleared graph.value_info",
+        f"onnxruntime.quantization.quantize_static(QDQ, QInt8 activations and weights, per_channel=True, MinMax on {samples} calibration samples)",
+    ]

@@ -1,0 +1,25 @@
+"""TorchScript by tracing the source module on an example batch (a TorchScript source is copied)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from modelyard.api.common import Signature
+from modelyard.worker.convert.inputs import batch_dynamic, generate
+
+
+def to_torchscript(module: Any, signature: Signature, path: Path) -> str:
+    import torch
+
+    if isinstance(module, torch.jit.ScriptModule):
+        torch.jit.save(module, str(path))
+        return "torch.jit.save (the source is TorchScript already)"
+    example = generate(signature, 2 if batch_dynamic(signature) else 1)
+    args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(module, args, check_trace=False)
+    torch.jit.save(traced, str(path))
+    return "torch.jit.trace(example batch, check_trace=False); torch.jit.save"

@@ -1,0 +1,160 @@
+"""Numerical equivalence of the converted model and its source, enforced.
+
+Both run on the same inputs; per output: the largest absolute and relative difference and, for
+classifier-like outputs (rank 2, at least two classes), the fraction of samples whose arg-max
+agrees. An output passes when every element is within `atol + rtol * |reference|` (numpy's
+allclose) and its top-1 agreement reaches `minTop1Agreement` when one applies. INT8 is judged
+by agreement: by default its classifier outputs need 90 % top-1 agreement and its other outputs
+an error within 10 % of the output's range, since quantization moves every value a little.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelyard.api.conversionjob import ConversionTarget, VerifySpec
+from modelyard.worker.convert.errors import VERIFICATION_FAILED, ConversionError
+from modelyard.worker.convert.inputs import Batch, chunks
+from modelyard.worker.convert.runners import Runner
+
+DEFAULTS = {
+    "fp32": (1e-4, 1e-3, None),
+    "fp16": (1e-2, 1e-2, None),
+    "int8": (None, None, 0.9),
+}
+"""Precision -> (atol, rtol, minTop1Agreement) when the spec leaves them unset."""
+INT8_RANGE_FRACTION = 0.1
+"""INT8 outputs that are not classifiers: largest error allowed, as a fraction of the range."""
+REL_FLOOR = 1e-3
+"""Reference values smaller than this fraction of the output's largest magnitude count as that
+floor in the relative difference (else values near zero make it meaningless)."""
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    precision: str
+    atol: float | None
+    rtol: float | None
+    min_top1: float | None
+
+
+def precision_of(target: ConversionTarget) -> str:
+    """The arithmetic the converted model uses: what its tolerances follow."""
+    if target.format == "onnx-int8":
+        return "int8"
+    if target.format in ("onnx-fp16", "tensorrt-plan"):
+        return "fp16"  # the plan is built with --fp16 (the gpu default)
+    if target.format == "ascend-om" and target.ascend and target.ascend.precision_mode not in ("force_fp32", "must_keep_origin_dtype"):
+        return "fp16"
+    return "fp32"
+
+
+def tolerance(target: ConversionTarget, spec: VerifySpec | None) -> Tolerance:
+    precision = precision_of(target)
+    atol, rtol, top1 = DEFAULTS[precision]
+    if spec is not None:
+        atol = spec.atol if spec.atol is not None else atol
+        rtol = spec.rtol if spec.rtol is not None else rtol
+        top1 = spec.min_top1_agreement if spec.min_top1_agreement is not None else top1
+    return Tolerance(precision, atol, rtol, top1)
+
+
+def run_all(runner: Runner, batch: Batch, batched: bool) -> list[np.ndarray]:
+    """Outputs over every sample, in pieces (one sample at a time when the batch is fixed)."""
+    parts = [runner(piece) for piece in chunks(batch, CHUNK if batched else 1)]
+    return [np.concatenate([p[i] for p in parts]) if parts[0][i].ndim else parts[0][i] for i in range(len(parts[0]))]
+
+
+def _classifier(array: np.ndarray) -> bool:
+    return array.ndim == 2 and array.shape[1] >= 2 and np.issubdtype(array.dtype, np.floating)
+
+
+def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol: Tolerance) -> dict[str, Any]:
+    """Figures of one output, shaped like api.conversionjob.OutputVerification."""
+    if reference.shape != candidate.shape:
+        return {"name": name, "maxAbsDiff": float("inf"), "maxRelDiff": float("inf"), "passed": False,
+                "problem": f"shape {list(candidate.shape)} instead of {list(reference.shape)}"}
+    ref = reference.astype(np.float64)
+    out = candidate.astype(np.float64)
+    finite = np.isfinite(ref)
+    if not np.array_equal(finite, np.isfinite(out)) or not np.array_equal(ref[~finite], out[~finite]):
+        return {"name": name, "maxAbsDiff": float("inf"), "maxRelDiff": float("inf"), "passed": False,
+                "problem": "non-finite values (NaN/inf) where the source has none, or the reverse"}
+    diff = np.abs(out - ref)[finite] if ref.size else np.zeros(1)
+    magnitude = np.abs(ref[finite]) if ref.size else np.zeros(1)
+    floor = max(REL_FLOOR * float(magnitude.max(initial=0.0)), 1e-12)
+    figures: dict[str, Any] = {
+        "name": name,
+        "maxAbsDiff": float(diff.max(initial=0.0)),
+        "maxRelDiff": float((diff / np.maximum(magnitude, floor)).max(initial=0.0)),
+    }
+    passed = True
+    if tol.atol is not None or tol.rtol is not None:
+        passed = bool(np.all(diff <= (tol.atol or 0.0) + (tol.rtol or 0.0) * magnitude))
+    if _classifier(ref):
+        agreement = float(np.mean(ref.argmax(axis=1) == out.argmax(axis=1)))
+        figures["top1Agreement"] = agreement
+        if tol.min_top1 is not None:
+            passed = passed and agreement >= tol.min_top1
+    elif tol.precision == "int8" and tol.atol is None and tol.rtol is None:
+        span = float(ref.max(initial=0.0) - ref.min(initial=0.0)) if ref.size else 0.0
+        passed = figures["maxAbsDiff"] <= INT8_RANGE_FRACTION * span + 1e-6
+    figures["passed"] = passed
+    return figures
+
+
+def verify(
+    source: Runner, converted: Runner, batch: Batch, output_names: list[str], tol: Tolerance, batched: bool,
+    reference: list[np.ndarray] | None = None,
+) -> dict[str, Any]:
+    """Compare; returns api.conversionjob.Verification as camelCase fields, or raises
+    VerificationFailed with the numbers (the caller then registers no output)."""
+    reference = reference if reference is not None else run_all(source, batch, batched)
+    candidate = run_all(converted, batch, batched)
+    if len(candidate) != len(reference):
+        raise ConversionError(
+            VERIFICATION_FAILED, f"the converted model returns {len(candidate)} output(s), the source {len(reference)}"
+        )
+    names = output_names if len(output_names) == len(reference) else [f"output_{i}" for i in range(len(reference))]
+    outputs = [compare_output(n, r, c, tol) for n, r, c in zip(names, reference, candidate, strict=True)]
+    agreements = [o["top1Agreement"] for o in outputs if "top1Agreement" in o]
+    result: dict[str, Any] = {
+        "passed": all(o["passed"] for o in outputs),
+        "maxAbsDiff": max(o["maxAbsDiff"] for o in outputs),
+        "maxRelDiff": max(o["maxRelDiff"] for o in outputs),
+        "samples": len(next(iter(batch.values()))),
+        "outputs": [{k: v for k, v in o.items() if k != "problem"} for o in outputs],
+    }
+    if agreements:
+        result["top1Agreement"] = min(agreements)
+    if tol.atol is not None:
+        result["atol"] = tol.atol
+    if tol.rtol is not None:
+        result["rtol"] = tol.rtol
+    if not result["passed"]:
+        raise ConversionError(VERIFICATION_FAILED, _failure_message(outputs, tol, result["samples"]))
+    return result
+
+
+def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, samples: int) -> str:
+    limits = [f"atol={tol.atol}" if tol.atol is not None else "", f"rtol={tol.rtol}" if tol.rtol is not None else "",
+              f"minTop1Agreement={tol.min_top1}" if tol.min_top1 is not None else ""]
+    parts = []
+    for o in outputs:
+        if o["passed"]:
+            continue
+        text = f"{o['name']}: maxAbsDiff={o['maxAbsDiff']:.6g} maxRelDiff={o['maxRelDiff']:.6g}"
+        if "top1Agreement" in o:
+            text += f" top1Agreement={o['top1Agreement']:.4g}"
+        if "problem" in o:
+            text += f" ({o['problem']})"
+        parts.append(text)
+    return (
+        f"the converted model differs from the source beyond tolerance ({tol.precision}: "
+        f"{', '.join(x for x in limits if x) or f'error within {INT8_RANGE_FRACTION:.0%} of the range'}) on {samples} samples: "
+        + "; ".join(parts) + "; no output version was registered (raise spec.verify tolerances if this is expected)"
+    )

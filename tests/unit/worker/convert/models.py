@@ -1,0 +1,186 @@
+"""Tiny real torch models and writers that publish them as Ready source versions in a store.
+
+Every model is seeded; the signatures declare a dynamic batch."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from modelyard.api.conversionjob import ConversionJobSpec
+from modelyard.api.modelversion import ModelVersion
+from modelyard.api.validation import parse_object
+from modelyard.storage.base import Store
+from modelyard.storage.layout import Manifest, VersionWriter, version_prefix
+from modelyard.worker.convert import ConvertJob
+from tests.support import builders
+
+NAMESPACE = "team"
+MODEL = "net"
+SOURCE = "net-1-0-0"
+
+
+def _tensor(name: str, *shape: int, dtype: str = "float32") -> dict[str, Any]:
+    return {"name": name, "dtype": dtype, "shape": [-1, *shape]}
+
+
+class MLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+class CNN(nn.Module):
+    """Convolutions with BatchNorm (running statistics made non-trivial)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+        )
+        for module in self.body:
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.2, 0.2)
+                module.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.body(image)
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv1 = nn.Conv2d(8, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.stem(image))
+        h = torch.relu(h + self.conv2(torch.relu(self.bn(self.conv1(h)))))
+        return self.head(h.mean(dim=(2, 3)))
+
+
+class Recurrent(nn.Module):
+    """LSTM over a sequence; returns the per-step features (a non-classifier output)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(4, 12, batch_first=True)
+        self.proj = nn.Linear(12, 6)
+
+    def forward(self, sequence: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(sequence)
+        return self.proj(out)
+
+
+class TwoByTwo(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(4, 16)
+        self.b = nn.Linear(6, 16)
+        self.scores = nn.Linear(16, 3)
+        self.value = nn.Linear(16, 2)
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.relu(self.a(left) + self.b(right))
+        return self.scores(h), torch.tanh(self.value(h))
+
+
+class Svd(nn.Module):
+    """Uses an operator that neither ONNX exporter supports (aten::linalg_svd)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.svdvals(x.reshape(-1, 2, 2)).reshape(-1, 2)
+
+
+MODELS: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
+    "mlp": (MLP, {"inputs": [_tensor("x", 8)], "outputs": [_tensor("logits", 5)]}),
+    "cnn": (CNN, {"inputs": [_tensor("image", 3, 16, 16)], "outputs": [_tensor("logits", 4)]}),
+    "residual": (Residual, {"inputs": [_tensor("image", 3, 8, 8)], "outputs": [_tensor("logits", 3)]}),
+    "lstm": (Recurrent, {"inputs": [_tensor("sequence", 7, 4)], "outputs": [_tensor("features", 7, 6)]}),
+    "two": (TwoByTwo, {"inputs": [_tensor("left", 4), _tensor("right", 6)],
+                       "outputs": [_tensor("scores", 3), _tensor("value", 2)]}),
+    "svd": (Svd, {"inputs": [_tensor("x", 4)], "outputs": [_tensor("values", 2)]}),
+}
+
+
+def build(kind: str) -> tuple[nn.Module, dict[str, Any]]:
+    torch.manual_seed(0)
+    factory, signature = MODELS[kind]
+    return factory().eval(), signature
+
+
+def example(signature: dict[str, Any], batch: int = 2) -> tuple[torch.Tensor, ...]:
+    generator = torch.Generator().manual_seed(1)
+    return tuple(torch.randn(batch, *t["shape"][1:], generator=generator) for t in signature["inputs"])
+
+
+def serialise(module: nn.Module, signature: dict[str, Any], format: str) -> tuple[str, bytes]:
+    """(file name, bytes) of the model in `format`."""
+    buffer = io.BytesIO()
+    if format == "torchscript":
+        torch.jit.save(torch.jit.trace(module, example(signature)), buffer)
+        return "model.pt", buffer.getvalue()
+    if format == "pytorch-exportedprogram":
+        batch = torch.export.Dim("batch", min=1)
+        program = torch.export.export(module, example(signature), dynamic_shapes=tuple({0: batch} for _ in signature["inputs"]))
+        torch.export.save(program, buffer)
+        return "model.pt2", buffer.getvalue()
+    if format == "pytorch-state-dict":
+        torch.save(module.state_dict(), buffer)
+        return "model.pt", buffer.getvalue()
+    if format == "onnx":
+        names = [t["name"] for t in signature["inputs"]]
+        outputs = [t["name"] for t in signature["outputs"]]
+        torch.onnx.export(module, example(signature), buffer, dynamo=False, opset_version=17, input_names=names,
+                          output_names=outputs, dynamic_axes={n: {0: "batch"} for n in names + outputs})
+        return "model.onnx", buffer.getvalue()
+    raise ValueError(format)
+
+
+def publish(store: Store, kind: str = "mlp", format: str = "pytorch-exportedprogram", *, version: str = "1.0.0",
+            data: tuple[str, bytes] | None = None, signature: dict[str, Any] | None = None,
+            template: dict[str, Any] | None = None) -> ModelVersion:
+    """Store a complete source version and return its Ready ModelVersion."""
+    module, own_signature = build(kind) if kind in MODELS else (None, None)
+    signature = signature or own_signature
+    filename, body = data or serialise(module, signature, format)
+    prefix = version_prefix(NAMESPACE, MODEL, version)
+    writer = VersionWriter(store, prefix)
+    entry = writer.put_file(filename, io.BytesIO(body))
+    writer.commit(Manifest(namespace=NAMESPACE, model=MODEL, name=SOURCE, version=version, format=format, files=[entry],
+                           signature=signature or {}))
+    source: dict[str, Any] = {"uri": f"s3://models/{filename}"}
+    if template:
+        source = {"template": template}
+    obj = builders.model_version(SOURCE, modelRef={"name": MODEL}, version=version, format=format, source=source)
+    obj["metadata"]["namespace"] = NAMESPACE
+    if signature:
+        obj["spec"]["signature"] = signature
+    obj["status"] = {"phase": "Ready"}
+    return parse_object(obj)
+
+
+def spec(format: str = "onnx", verify: dict[str, Any] | None = None, **target: Any) -> ConversionJobSpec:
+    obj = builders.conversion_job(sourceRef={"name": SOURCE}, target={"format": format, **target})
+    if verify is not None:
+        obj["spec"]["verify"] = verify
+    return ConversionJobSpec.model_validate(obj["spec"])
+
+
+def job(store: Store, workdir: Path, source: ModelVersion, conversion: ConversionJobSpec, name: str = "net-convert",
+        progress: Callable[[str], None] | None = None) -> ConvertJob:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return ConvertJob(namespace=NAMESPACE, name=name, spec=conversion, source=source, store=store, workdir=workdir,
+                      progress=progress)

@@ -1,0 +1,34 @@
+"""Benchmark figures: source versus converted, speed-ups and the one-line summary."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from modelyard.api.common import Signature
+from modelyard.api.conversionjob import Benchmark
+from modelyard.worker.convert.benchmark import benchmark, performance, summary
+
+SIGNATURE = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, 4]}]})
+
+
+def test_performance_measures_both_batch_sizes():
+    seen: list[int] = []
+
+    def runner(batch):
+        seen.append(len(batch["x"]))
+        return [np.zeros(1)]
+
+    figures = performance(runner, SIGNATURE, 1234, batched=True)
+    assert figures["sizeBytes"] == 1234 and figures["batchSize"] == 4
+    assert figures["latencyP50MsBatch1"] >= 0 and figures["latencyP50MsBatchN"] >= 0
+    assert set(seen) == {1, 4}
+    assert "latencyP50MsBatchN" not in performance(runner, SIGNATURE, 1, batched=False)
+
+
+def test_speedups_and_summary():
+    source = {"latencyP50MsBatch1": 12.0, "latencyP50MsBatchN": 40.0, "batchSize": 8, "sizeBytes": 1000}
+    output = {"latencyP50MsBatch1": 70.0, "latencyP50MsBatchN": 20.0, "batchSize": 8, "sizeBytes": 250}
+    body = benchmark(source, output)
+    assert body["speedupBatch1"] == round(12 / 70, 3) and body["speedupBatchN"] == 2.0 and body["sizeRatio"] == 0.25
+    assert Benchmark.model_validate(body).speedup_batch_n == 2.0
+    assert summary(body) == "5.85x SLOWER at batch 1, 2.00x faster at batch 8, size x0.25"

@@ -1,0 +1,74 @@
+"""torch -> ONNX: dynamo first, legacy fallback, dynamic batch, opset, checker, operator names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+
+from modelyard.api.common import Signature
+from modelyard.worker.convert.errors import ConversionError
+from modelyard.worker.convert.export import _unsupported_operator, check, export_onnx
+from tests.unit.worker.convert import models as m
+
+
+def _signature(kind: str) -> Signature:
+    return Signature.model_validate(m.MODELS[kind][1])
+
+
+def test_dynamo_export_with_dynamic_batch_and_opset(tmp_path: Path):
+    module, _ = m.build("two")
+    result = export_onnx(module, _signature("two"), tmp_path / "model.onnx", opset=17)
+    assert result.exporter == "dynamo" and "opset_version=17" in result.steps[0]
+    model = onnx.load(str(result.path))
+    assert [i.name for i in model.graph.input] == ["left", "right"]
+    assert [o.name for o in model.graph.output] == ["scores", "value"]
+    assert all(i.type.tensor_type.shape.dim[0].dim_param for i in model.graph.input)
+    assert next(o.version for o in model.opset_import if o.domain == "") == 17
+    check(result.path)
+
+
+def test_torchscript_module_goes_to_the_legacy_exporter(tmp_path: Path):
+    module, signature = m.build("cnn")
+    scripted = torch.jit.trace(module, m.example(signature))
+    result = export_onnx(scripted, _signature("cnn"), tmp_path / "model.onnx")
+    assert result.exporter == "legacy" and "TorchScript" in result.steps[0]
+    assert onnx.load(str(result.path)).graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
+def test_dynamo_failure_falls_back_and_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    original = torch.onnx.export
+
+    def no_dynamo(*args, **kwargs):
+        if kwargs.get("dynamo"):
+            raise RuntimeError("torch.export could not capture the model")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", no_dynamo)
+    module, _ = m.build("mlp")
+    result = export_onnx(module, _signature("mlp"), tmp_path / "model.onnx")
+    assert result.exporter == "legacy"
+    assert "dynamo export failed (RuntimeError: torch.export could not capture the model)" in result.steps[0]
+
+
+def test_unsupported_operator_in_both_exporters(tmp_path: Path):
+    module, _ = m.build("svd")
+    with pytest.raises(ConversionError) as caught:
+        export_onnx(module, _signature("svd"), tmp_path / "model.onnx")
+    assert caught.value.reason == "UnsupportedOperator" and "linalg_svd" in caught.value.message
+
+
+def test_operator_names_from_exporter_messages():
+    assert _unsupported_operator("Exporting the operator 'aten::linalg_eigvals' to ONNX opset version 18 is not supported") == "aten::linalg_eigvals"
+    assert _unsupported_operator("DispatchError: No ONNX function found for <OpOverload(op='aten.linalg_eig', overload='default')>") == "aten.linalg_eig"
+    assert _unsupported_operator("shape mismatch") is None
+
+
+def test_checker_failure_is_an_export_failure(tmp_path: Path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    with pytest.raises(ConversionError) as caught:
+        check(broken)
+    assert caught.value.reason == "ExportFailed" and "broken.onnx fails onnx.checker" in caught.value.message

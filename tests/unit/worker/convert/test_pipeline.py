@@ -1,0 +1,240 @@
+"""run_convert end to end: real small models to every format that runs here, verified, stored."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from modelyard.api.conversionjob import Benchmark, ConversionOutput, ConversionTarget, Verification
+from modelyard.api.modelversion import Artifact
+from modelyard.storage.base import StoreError
+from modelyard.storage.layout import MANIFEST, RESULT, read_manifest, verify_version, version_prefix
+from modelyard.worker.convert import run_convert
+from modelyard.worker.convert.errors import ConversionError
+from modelyard.worker.convert.pipeline import output_version
+from modelyard.worker.inspect import InspectionError, SignatureMismatch
+from tests.unit.worker.convert import models as m
+
+MATRIX = [
+    ("mlp", "onnx"), ("mlp", "onnx-fp16"), ("mlp", "onnx-int8"), ("mlp", "openvino"), ("mlp", "torchscript"),
+    ("cnn", "onnx"), ("cnn", "onnx-fp16"), ("cnn", "onnx-int8"), ("cnn", "openvino"), ("cnn", "torchscript"),
+    ("residual", "onnx"), ("residual", "onnx-fp16"), ("residual", "onnx-int8"), ("residual", "openvino"),
+    ("lstm", "onnx"), ("lstm", "onnx-fp16"), ("lstm", "onnx-int8"), ("lstm", "openvino"),
+    ("two", "onnx"), ("two", "onnx-fp16"), ("two", "onnx-int8"), ("two", "openvino"), ("two", "torchscript"),
+]
+MODEL_FILES = {"onnx": ["1/model.onnx"], "openvino": ["1/model.bin", "1/model.xml"], "torchscript": ["1/model.pt"]}
+
+
+def convert(store, tmp_path: Path, kind: str = "mlp", format: str = "onnx", source_format: str = "pytorch-exportedprogram",
+            name: str = "net-convert", progress=None, **target):
+    source = m.publish(store, kind, source_format)
+    return run_convert(m.job(store, tmp_path / "work", source, m.spec(format, **target), name=name, progress=progress))
+
+
+@pytest.mark.parametrize(("kind", "format"), MATRIX)
+def test_converts_verifies_and_stores(store, tmp_path: Path, kind: str, format: str):
+    stages: list[str] = []
+    result = convert(store, tmp_path, kind, format, progress=stages.append)
+    stored = "onnx" if format.startswith("onnx") else format
+    assert result["ok"] and result["phase"] == "Succeeded" and result["reason"] == "Converted"
+    assert result["outputVersion"] == {"name": "net-convert", "version": f"1.0.0+{format}.cpu", "format": stored, "hardware": "cpu"}
+    verification = result["verification"]
+    assert verification["passed"] and verification["samples"] == 16
+    assert [o["name"] for o in verification["outputs"]] == [t["name"] for t in m.MODELS[kind][1]["outputs"]]
+    if format in ("onnx", "openvino", "torchscript"):
+        assert verification["maxAbsDiff"] < 1e-4
+    bench = result["benchmark"]
+    assert bench["source"]["latencyP50MsBatch1"] > 0 and bench["output"]["latencyP50MsBatchN"] > 0
+    assert bench["output"]["batchSize"] == 4 and bench["speedupBatch1"] > 0 and 0 < bench["sizeRatio"]
+    assert stages[-3:] == ["verify", "benchmark", "upload"] and stages[0] == "export"
+
+    prefix = version_prefix(m.NAMESPACE, m.MODEL, f"1.0.0+{format}.cpu")
+    manifest, digest = verify_version(store, prefix)
+    assert result["artifact"]["digest"] == digest
+    paths = sorted(f.path for f in manifest.files)
+    assert paths == sorted(MODEL_FILES[stored] + ["config.pbtxt", "reproduce.sh"])
+    assert manifest.format == stored and manifest.name == "net-convert"
+    assert manifest.lineage["parentVersion"] == m.SOURCE and manifest.lineage["conversionJob"] == "net-convert"
+    assert manifest.lineage["steps"] and manifest.tools["torch"] and manifest.lineage["tools"]["onnxruntime"]
+    assert manifest.signature == m.MODELS[kind][1]
+    assert json.loads(store.get_bytes(f"{prefix}/{RESULT}")) == result
+    # what the operator copies into ConversionJob status parses as the api's types
+    assert Verification.model_validate(verification).passed and Benchmark.model_validate(bench).output.batch_size == 4
+    assert Artifact.model_validate(result["artifact"]).size_bytes == manifest.size_bytes
+
+
+def test_version_order_files_then_manifest_then_result(store, tmp_path: Path):
+    source = m.publish(store)
+    written: list[str] = []
+    original = store.put
+    store.put = lambda key, stream, progress=None: written.append(key.rsplit("/", 1)[-1]) or original(key, stream, progress)
+    run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx")))
+    assert written[-2:] == [MANIFEST, RESULT] and "model.onnx" in written
+
+
+def test_output_version_replaces_build_metadata():
+    target = ConversionTarget(format="onnx-fp16", hardware="gpu")
+    assert output_version("1.2.3", target) == "1.2.3+onnx-fp16.gpu"
+    assert output_version("1.2.3-rc.1+build.7", target) == "1.2.3-rc.1+onnx-fp16.gpu"
+
+
+def test_output_name_and_version_from_spec(store, tmp_path: Path):
+    source = m.publish(store)
+    spec = m.spec("onnx").model_copy(update={"output": ConversionOutput(name="net-fast", version="2.0.0")})
+    result = run_convert(m.job(store, tmp_path / "w", source, spec))
+    assert result["outputVersion"]["name"] == "net-fast" and result["outputVersion"]["version"] == "2.0.0"
+    assert read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, "2.0.0")) is not None
+
+
+def test_torchscript_source_uses_the_legacy_exporter_and_says_so(store, tmp_path: Path):
+    result = convert(store, tmp_path, "cnn", "onnx", source_format="torchscript")
+    assert result["exporter"] == "legacy" and result["verification"]["passed"]
+    manifest, _ = read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, "1.0.0+onnx.cpu"))
+    assert any("legacy exporter" in step for step in manifest.lineage["steps"])
+
+
+def test_state_dict_with_template(store, tmp_path: Path):
+    import torch
+
+    from modelyard.templates import load_catalog
+
+    module = load_catalog().get("tabular-mlp").resolve({}).build_module()
+    buffer = io.BytesIO()
+    torch.save(module.state_dict(), buffer)
+    source = m.publish(store, "template", "pytorch-state-dict", data=("weights.pt", buffer.getvalue()),
+                       template={"name": "tabular-mlp", "uri": "s3://models/weights.pt"})
+    result = run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx-int8")))
+    assert result["verification"]["passed"] and result["exporter"] == "dynamo"
+    assert result["signature"]["inputs"][0]["name"] == "features"
+
+
+def test_onnx_source_needs_no_export(store, tmp_path: Path):
+    stages: list[str] = []
+    result = convert(store, tmp_path, "two", "openvino", source_format="onnx", progress=stages.append)
+    assert result["exporter"] == "none" and "export" not in stages and result["verification"]["passed"]
+
+
+def test_static_int8_with_calibration_data(store, tmp_path: Path):
+    rng = np.random.default_rng(3)
+    npz = tmp_path / "calibration.npz"
+    np.savez(npz, image=rng.standard_normal((24, 3, 16, 16)).astype("float32"))
+    result = convert(store, tmp_path, "cnn", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"})
+    assert result["verification"]["passed"] and result["verification"]["samples"] == 16
+    assert result["verification"]["top1Agreement"] >= 0.9
+    manifest, _ = read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, "1.0.0+onnx-int8.cpu"))
+    assert any("quantize_static" in step and "24 calibration samples" in step for step in manifest.lineage["steps"])
+    assert "QuantizeLinear" in manifest.inspection["opTypes"]
+
+
+def test_failed_verification_registers_nothing(store, tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "cnn", "onnx-fp16", verify={"atol": 0.0, "rtol": 0.0})
+    assert caught.value.reason == "VerificationFailed"
+    assert "logits: maxAbsDiff=" in caught.value.message and "atol=0.0" in caught.value.message
+    assert store.list(f"{m.NAMESPACE}/{m.MODEL}/1.0.0+onnx-fp16.cpu/") == []
+
+
+def test_verification_can_be_disabled(store, tmp_path: Path):
+    stages: list[str] = []
+    result = convert(store, tmp_path, format="onnx", verify={"enabled": False}, progress=stages.append)
+    assert result["verification"] is None and "verify" not in stages
+
+
+def test_retried_job_returns_the_stored_result(store, tmp_path: Path):
+    source = m.publish(store)
+    first = run_convert(m.job(store, tmp_path / "a", source, m.spec("onnx")))
+    again = run_convert(m.job(store, tmp_path / "b", source, m.spec("onnx")))
+    assert again["reason"] == "AlreadyConverted" and again["artifact"] == first["artifact"]
+    with pytest.raises(StoreError) as caught:
+        run_convert(m.job(store, tmp_path / "c", source, m.spec("onnx"), name="another-job"))
+    assert caught.value.reason == "AlreadyExists" and "spec.output.version" in caught.value.message
+
+
+def test_corrupted_source_in_store_is_refused(store, tmp_path: Path):
+    source = m.publish(store)
+    key = f"{m.NAMESPACE}/{m.MODEL}/1.0.0/model.pt2"
+    data = bytearray(store.get_bytes(key))
+    data[len(data) // 2] ^= 0xFF
+    store.put_bytes(key, bytes(data))
+    with pytest.raises(StoreError) as caught:
+        run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx")))
+    assert caught.value.reason == "IntegrityError" and "model.pt2" in caught.value.message
+
+
+@pytest.mark.parametrize(("format", "filename"), [("pytorch-exportedprogram", "model.pt2"), ("onnx", "model.onnx"),
+                                                  ("torchscript", "model.pt")])
+def test_garbage_model_fails_naming_the_file(store, tmp_path: Path, format: str, filename: str):
+    source = m.publish(store, "mlp", format, data=(filename, b"this is not a model" * 10))
+    with pytest.raises((InspectionError, ConversionError)) as caught:
+        run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx")))
+    assert filename in str(caught.value)
+
+
+def test_unsupported_operator_is_named(store, tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "svd", "onnx")
+    assert caught.value.reason == "UnsupportedOperator"
+    assert "linalg_svd" in caught.value.message and "opset 18" in caught.value.message
+
+
+def test_signature_mismatch(store, tmp_path: Path):
+    wrong = {"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 9]}], "outputs": m.MODELS["mlp"][1]["outputs"]}
+    source = m.publish(store, "mlp", "onnx", signature=wrong, data=m.serialise(*m.build("mlp"), "onnx"))
+    with pytest.raises(SignatureMismatch) as caught:
+        run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx")))
+    assert "x float32[-1,9]" in str(caught.value) and "x float32[-1,8]" in str(caught.value)
+
+
+@pytest.mark.parametrize(("source_format", "format", "hardware", "says"), [
+    ("onnx", "torchscript", "cpu", "ONNX cannot be converted to TorchScript"),
+    ("pytorch-exportedprogram", "openvino", "gpu", "format openvino does not run on hardware gpu"),
+    ("pytorch-exportedprogram", "onnx-int8", "ascend", "does not run on hardware ascend"),
+    ("tensorrt-plan", "onnx", "cpu", "cannot be converted"),
+])
+def test_impossible_conversions_fail_before_any_work(store, tmp_path: Path, source_format, format, hardware, says):
+    source = m.publish(store, "mlp", source_format, data=("model.bin", b"x"))
+    with pytest.raises(ConversionError) as caught:
+        run_convert(m.job(store, tmp_path / "w", source, m.spec(format, hardware=hardware)))
+    assert caught.value.reason == "UnsupportedConversion" and says in caught.value.message
+    assert not (tmp_path / "w" / "source").exists()
+
+
+def test_tensorrt_without_trtexec_names_the_command(store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "cnn", "tensorrt-plan", hardware="gpu")
+    message = caught.value.message
+    assert caught.value.reason == "ToolMissing" and message.startswith("trtexec is not installed")
+    assert "trtexec --onnx=" in message and "--minShapes=image:1x3x16x16" in message and "--fp16" in message
+    assert store.list(f"{m.NAMESPACE}/{m.MODEL}/1.0.0+tensorrt-plan.gpu/") == []
+
+
+def test_ascend_without_atc_names_the_command(store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "two", "ascend-om", hardware="ascend", ascend={"socVersion": "Ascend910B"})
+    message = caught.value.message
+    assert caught.value.reason == "ToolMissing" and message.startswith("atc is not installed")
+    assert "--framework=5" in message and "--soc_version=Ascend910B" in message
+    assert "'--input_shape=left:-1,4;right:-1,6'" in message
+
+
+def test_worker_command_line(store, tmp_path: Path):
+    import yaml
+
+    from modelyard.worker.__main__ import main
+    from tests.support import builders
+
+    source = m.publish(store)
+    (tmp_path / "source.yaml").write_text(yaml.safe_dump(source.model_dump(by_alias=True, exclude_none=True, mode="json")))
+    job = builders.conversion_job("net-convert", sourceRef={"name": m.SOURCE}, target={"format": "onnx"})
+    job["metadata"]["namespace"] = m.NAMESPACE
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    code = main(["convert", "--object", str(tmp_path / "job.yaml"), "--source-version", str(tmp_path / "source.yaml"),
+                 "--store", store.uri, "--workdir", str(tmp_path), "--termination-log", str(tmp_path / "term")])
+    assert code == 0
+    assert json.loads((tmp_path / "term").read_text())["ok"] is True

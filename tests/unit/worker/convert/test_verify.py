@@ -1,0 +1,73 @@
+"""Verification figures, per-format tolerances and the failure message."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelyard.api.conversionjob import ConversionTarget, VerifySpec
+from modelyard.worker.convert.errors import ConversionError
+from modelyard.worker.convert.verify import Tolerance, compare_output, tolerance, verify
+
+FP32 = Tolerance("fp32", 1e-4, 1e-3, None)
+INT8 = Tolerance("int8", None, None, 0.9)
+
+
+def test_per_format_defaults_and_overrides():
+    assert tolerance(ConversionTarget(format="onnx"), None) == FP32
+    assert tolerance(ConversionTarget(format="onnx-fp16"), None) == Tolerance("fp16", 1e-2, 1e-2, None)
+    assert tolerance(ConversionTarget(format="onnx-int8"), None) == INT8
+    assert tolerance(ConversionTarget(format="tensorrt-plan", hardware="gpu"), None).precision == "fp16"
+    ascend = ConversionTarget(format="ascend-om", hardware="ascend", ascend={"socVersion": "Ascend910B", "precisionMode": "force_fp32"})
+    assert tolerance(ascend, None).precision == "fp32"
+    spec = VerifySpec(atol=0.5, min_top1_agreement=0.99)
+    assert tolerance(ConversionTarget(format="onnx-int8"), spec) == Tolerance("int8", 0.5, None, 0.99)
+
+
+def test_figures_of_one_output():
+    reference = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], dtype=np.float32)
+    candidate = reference + np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 0.0]], dtype=np.float32)
+    figures = compare_output("logits", reference, candidate, FP32)
+    assert figures["maxAbsDiff"] == pytest.approx(0.5) and figures["maxRelDiff"] == pytest.approx(0.5 / 3)
+    assert figures["top1Agreement"] == 1.0 and figures["passed"] is False
+    assert compare_output("logits", reference, reference.copy(), FP32)["passed"] is True
+
+
+def test_int8_is_judged_by_agreement():
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((10, 5)).astype(np.float32)
+    close = reference + 0.05
+    assert compare_output("logits", reference, close, INT8)["passed"] is True
+    flipped = reference.copy()
+    flipped[:2] = -flipped[:2]  # two of ten samples change class
+    figures = compare_output("logits", reference, flipped, INT8)
+    assert figures["top1Agreement"] == pytest.approx(0.8) and figures["passed"] is False
+    features = rng.standard_normal((4, 7, 6))
+    assert compare_output("features", features, features + 0.01, INT8)["passed"] is True
+    assert compare_output("features", features, features + 2.0, INT8)["passed"] is False
+
+
+def test_shape_and_nan_differences_fail():
+    reference = np.zeros((2, 3), dtype=np.float32)
+    assert compare_output("y", reference, np.zeros((2, 4), dtype=np.float32), FP32)["passed"] is False
+    assert compare_output("y", reference, np.full((2, 3), np.nan, dtype=np.float32), FP32)["passed"] is False
+
+
+def test_failure_message_carries_the_numbers():
+    batch = {"x": np.ones((4, 2), dtype=np.float32)}
+
+    def source(b):
+        return [b["x"] * 2.0, b["x"].sum(axis=1, keepdims=True)]
+
+    def converted(b):
+        return [b["x"] * 2.0 + 0.25, b["x"].sum(axis=1, keepdims=True)]
+
+    with pytest.raises(ConversionError) as caught:
+        verify(source, converted, batch, ["scores", "total"], FP32, batched=True)
+    message = caught.value.message
+    assert caught.value.reason == "VerificationFailed"
+    assert "scores: maxAbsDiff=0.25" in message and "atol=0.0001" in message and "on 4 samples" in message
+    assert "total" not in message.split("samples:")[1] and "no output version was registered" in message
+    passed = verify(source, source, batch, ["scores", "total"], FP32, batched=False)
+    assert passed["passed"] and passed["samples"] == 4 and passed["maxAbsDiff"] == 0.0
+    assert [o["name"] for o in passed["outputs"]] == ["scores", "total"] and passed["top1Agreement"] == 1.0
