@@ -184,7 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MODELYARD_TERMINATION_LOG", "/dev/termination-log"),
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    # Libraries (onnxscript, the quantizer) log chatty INFO lines: only their warnings show.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("modelyard").setLevel(logging.INFO)
     if not args.store:
         parser.error("give --store URI or set MODELYARD_STORE_URI")
     code = 0

@@ -14,6 +14,7 @@ from modelyard.storage.layout import download_version, version_prefix
 from modelyard.worker.convert.errors import INVALID_MODEL, ConversionError
 from modelyard.worker.convert.inputs import generate
 from modelyard.worker.convert.runners import Runner, onnx_runner, torch_runner
+from modelyard.worker.torchload import ArchitectureMissing, load_module, template_of
 
 TORCH_FORMATS = ("pytorch-exportedprogram", "torchscript", "pytorch-state-dict", "safetensors")
 
@@ -45,15 +46,6 @@ def fetch(store: Store, namespace: str, version: ModelVersion, dest: Path) -> tu
     return dest, size, digest
 
 
-def template_of(version: ModelVersion, template_dir: Path | None = None) -> Any:
-    if not version.spec.source.template:
-        return None
-    from modelyard.templates import load_catalog
-
-    chosen = version.spec.source.template
-    return load_catalog(template_dir).get(chosen.name).resolve(chosen.parameters or {})
-
-
 def declared_signature(version: ModelVersion, template: Any) -> Signature | None:
     status = version.status.signature if version.status else None
     return status or version.spec.signature or (template.signature if template else None)
@@ -77,38 +69,15 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
     module = None
     if format in TORCH_FORMATS:
         try:
-            module = _module(path, format, template)
-        except ConversionError:
-            raise
+            module = load_module(path, format, template)
+        except ArchitectureMissing as error:
+            raise ConversionError(INVALID_MODEL, str(error)) from None
         except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
     if not signature.outputs:
         source.signature = _with_outputs(source)
     return source
-
-
-def _module(path: Path, format: str, template: Any) -> Any:
-    import torch
-
-    if format == "torchscript":
-        return torch.jit.load(str(path), map_location="cpu").eval()
-    if format == "pytorch-exportedprogram":
-        # inspect_model refused archives holding pickled weights or custom objects above.
-        return torch.export.load(str(path)).module()
-    if template is None:
-        raise ConversionError(INVALID_MODEL, f"{path.name}: format {format} needs source.template (the architecture)")
-    module = template.build_module()
-    if format == "safetensors":
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-    else:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
-    module.load_state_dict(state, strict=True)
-    return module.eval()
 
 
 def _with_outputs(source: Source) -> Signature:

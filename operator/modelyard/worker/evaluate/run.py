@@ -12,7 +12,7 @@ from modelyard.api.evaluationjob import BackendSpec, EvaluationJobSpec
 from modelyard.api.modelversion import ModelVersion
 from modelyard.storage.base import Store
 from modelyard.storage.config import S3Settings
-from modelyard.worker.evaluate.backends import check_format, open_backend
+from modelyard.worker.evaluate.backends import check_format, default_backend, open_backend
 from modelyard.worker.evaluate.datasets import fetch_dataset, open_dataset
 from modelyard.worker.evaluate.diagnosis import diagnose
 from modelyard.worker.evaluate.errors import EvaluationError
@@ -64,7 +64,7 @@ class Run:
 def _evaluate(job: EvaluateJob, version: ModelVersion, data: Path, label: str) -> Run:
     say = job.progress or (lambda _: None)
     spec = job.spec
-    backend_spec = spec.backend or BackendSpec()
+    backend_spec = spec.backend or BackendSpec(type=default_backend(version.spec.format))
     facts = model_facts(version)
     model_file, size = None, None
     if backend_spec.type == "triton":

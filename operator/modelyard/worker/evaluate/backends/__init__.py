@@ -9,8 +9,15 @@ from modelyard.api.modelversion import ModelVersion
 from modelyard.worker.evaluate.backends.base import Backend
 from modelyard.worker.evaluate.errors import EvaluationError
 from modelyard.worker.evaluate.tensors import from_signature
+from modelyard.worker.torchload import template_of
 
-FORMATS = {"onnxruntime": ("onnx",), "torch": ("torchscript", "pytorch-exportedprogram")}
+FORMATS = {"onnxruntime": ("onnx",),
+           "torch": ("torchscript", "pytorch-exportedprogram", "pytorch-state-dict", "safetensors")}
+
+
+def default_backend(format: str) -> str:
+    """The backend for a version when the EvaluationJob names none: the one that runs its format."""
+    return "torch" if format in FORMATS["torch"] else "onnxruntime"
 
 
 def check_format(backend: str, format: str) -> None:
@@ -24,7 +31,7 @@ def check_format(backend: str, format: str) -> None:
 
 def open_backend(spec: BackendSpec | None, hardware: str, version: ModelVersion, model_file: Path | None) -> Backend:
     """The backend the EvaluationJob asks for, loaded with the version's model file."""
-    spec = spec or BackendSpec()
+    spec = spec or BackendSpec(type=default_backend(version.spec.format))
     if spec.type == "triton":
         from modelyard.worker.evaluate.backends.triton import TritonBackend
 
@@ -39,7 +46,7 @@ def open_backend(spec: BackendSpec | None, hardware: str, version: ModelVersion,
     signature = (version.status.signature if version.status else None) or version.spec.signature
     inputs = from_signature(signature.inputs) if signature else []
     outputs = from_signature(signature.outputs) if signature else []
-    return TorchBackend(model_file, version.spec.format, inputs, outputs, hardware)
+    return TorchBackend(model_file, version.spec.format, inputs, outputs, hardware, template_of(version))
 
 
-__all__ = ["Backend", "check_format", "open_backend"]
+__all__ = ["Backend", "check_format", "default_backend", "open_backend"]

@@ -1,6 +1,7 @@
-"""torch: TorchScript (`torch.jit.load`) and ExportedProgram (`torch.export.load`) files.
+"""torch: TorchScript, ExportedProgram, and weights (state dict, safetensors) loaded into their
+template's architecture (worker/torchload.py).
 
-Neither loader unpickles arbitrary Python objects; pickled modules (`torch.save(model)`) are not
+No loader unpickles arbitrary Python objects; pickled modules (`torch.save(model)`) are not
 accepted. Inputs come from the version's signature (TorchScript does not record one); an
 ExportedProgram without a signature is described by its own input placeholders.
 """
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from modelyard.worker.evaluate.backends.base import Backend
 from modelyard.worker.evaluate.errors import EvaluationError
 from modelyard.worker.evaluate.tensors import TensorInfo
+from modelyard.worker.torchload import ArchitectureMissing, load_module
 
 
 def _exported_inputs(program: object) -> list[TensorInfo]:
@@ -29,7 +32,8 @@ def _exported_inputs(program: object) -> list[TensorInfo]:
 
 
 class TorchBackend(Backend):
-    def __init__(self, path: Path, format: str, inputs: list[TensorInfo], outputs: list[TensorInfo], hardware: str = "cpu"):
+    def __init__(self, path: Path, format: str, inputs: list[TensorInfo], outputs: list[TensorInfo], hardware: str = "cpu",
+                 template: Any = None):
         import torch
 
         if hardware == "gpu" and not torch.cuda.is_available():
@@ -43,12 +47,15 @@ class TorchBackend(Backend):
                 with warnings.catch_warnings():
                     # TorchScript is deprecated upstream, yet it is a format users ship.
                     warnings.simplefilter("ignore", DeprecationWarning)
-                    module = torch.jit.load(str(path), map_location=self._device)
-                module.eval()
-            else:
+                    module = load_module(path, format, None, self._device.type)
+            elif format == "pytorch-exportedprogram":
                 program = torch.export.load(str(path))
                 inputs = inputs or _exported_inputs(program)
                 module = program.module().to(self._device)
+            else:
+                module = load_module(path, format, template, self._device.type)
+        except ArchitectureMissing as error:
+            raise EvaluationError("InvalidModel", str(error)) from None
         except Exception as error:  # noqa: BLE001 - torch raises many types for a bad file
             raise EvaluationError("InvalidModel", f"torch cannot load {path.name} as {format}: {error}") from None
         if not inputs:

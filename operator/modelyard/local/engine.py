@@ -1,0 +1,175 @@
+"""Local mode's control loop: the operator's reconcile functions (handlers/reconcile.py, which
+call the decisions in core/) over a LocalCluster, with worker Jobs run as local processes.
+
+Each round reconciles every object, then runs the Jobs the decisions created; the loop ends when
+a round changes nothing. Objects that are then still waiting (for a version that nobody will
+create, say) are reported as such, never left silently pending."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from modelyard.api import KINDS
+from modelyard.api.validation import ManifestError, parse_manifest, parse_object
+from modelyard.config import Settings
+from modelyard.core.decision import Event
+from modelyard.handlers.reconcile import (
+    Context,
+    reconcile_conversion,
+    reconcile_evaluation,
+    reconcile_model,
+    reconcile_model_version,
+)
+from modelyard.local.runner import LocalRunError, finished, local_process, run_process
+from modelyard.local.state import JOB, LocalCluster, now_iso
+from modelyard.manifests import Document
+from modelyard.workloads.profiles import load_profiles
+
+MAX_ROUNDS = 200
+"""A bound on rounds: each one either runs a Job or changes a status; far more than any real
+set of manifests needs, so reaching it means a decision loop, reported as an error."""
+
+TERMINAL = {"Ready", "Succeeded", "Failed"}
+RECONCILE = {
+    "Model": reconcile_model,
+    "ModelVersion": reconcile_model_version,
+    "ConversionJob": reconcile_conversion,
+    "EvaluationJob": reconcile_evaluation,
+}
+
+
+class Reporter:
+    """What local mode tells the user; the CLI's progress display implements it."""
+
+    def event(self, kind: str, name: str, event: Event) -> None: ...
+
+    def job_started(self, job: str, command: str) -> None: ...
+
+    def job_line(self, job: str, line: str) -> None: ...
+
+    def job_finished(self, job: str, ok: bool) -> None: ...
+
+
+@dataclass
+class Admission:
+    """What `apply` did with each document."""
+
+    applied: list[tuple[str, str]] = field(default_factory=list)
+    """(kind/name, created|configured|unchanged)"""
+    rejected: list[tuple[str, str]] = field(default_factory=list)
+    """(where, message)"""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One object at the end: its phase and message."""
+
+    kind: str
+    name: str
+    phase: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.phase in ("Ready", "Succeeded")
+
+
+class LocalMode:
+    """Local mode rooted at `home`: state in home/state, the default store in home/store."""
+
+    def __init__(self, home: Path, settings: Settings | None = None, reporter: Reporter | None = None):
+        self.home = home.resolve()
+        self.cluster = LocalCluster(self.home / "state")
+        settings = settings or Settings()
+        if not settings.store_uri:
+            settings = settings.model_copy(update={"store_uri": (self.home / "store").as_uri()})
+        self.settings = settings
+        self.reporter = reporter or Reporter()
+        self.ctx = Context(kube=self.cluster, settings=settings, profiles=load_profiles(settings.profiles_file),
+                           post=self._post)  # type: ignore[arg-type]
+
+    def _post(self, obj: Any, event: Event) -> None:
+        self.cluster.post_event(obj, event.type, event.reason, event.message)
+        self.reporter.event(obj.kind, obj.name, event)
+
+    def admit(self, docs: list[Document]) -> Admission:
+        """Validate every document as the CRDs would, then store the valid ones; an update of an
+        immutable spec is rejected with the CRD's message and changes nothing."""
+        admission = Admission()
+        for doc in docs:
+            if not doc.is_modelyard:
+                kind = doc.body.get("kind", "?") if isinstance(doc.body, dict) else "?"
+                admission.rejected.append((doc.where, f"{kind} is not a modelyard.dev kind; local mode applies only those"))
+                continue
+            try:
+                resource = parse_manifest(doc.body)
+                stored = self.cluster.read(resource.kind, resource.namespace, resource.name)
+                if stored is not None:
+                    parse_manifest(doc.body, old=stored)
+            except ManifestError as error:
+                admission.rejected.append((doc.where, str(error)))
+                continue
+            admission.applied.append((f"{resource.kind}/{resource.name}", self.cluster.apply(resource)))
+        return admission
+
+    def delete(self, kind: str, name: str, namespace: str = "default") -> bool:
+        if self.cluster.read(kind, namespace, name) is None:
+            return False
+        self.cluster.delete(kind, namespace, name)
+        return True
+
+    def _round(self) -> bool:
+        """Reconcile everything once; True when anything was stored."""
+        before = self._versions()
+        for kind, reconcile in RECONCILE.items():
+            for obj in self.cluster.list(kind, None):
+                reconcile(self.ctx, obj)  # type: ignore[operator]
+        return self._versions() != before
+
+    def _versions(self) -> dict[str, str]:
+        return {f"{kind}/{b['metadata']['namespace']}/{b['metadata']['name']}": b["metadata"].get("resourceVersion", "")
+                for kind in (*KINDS, JOB) for b in self.cluster.bodies(kind)}
+
+    def _run_jobs(self) -> bool:
+        pending = self.cluster.pending_jobs()
+        for job in pending:
+            meta = job["metadata"]
+            command = (job["metadata"].get("labels") or {}).get("app.kubernetes.io/component", "worker")
+            self.reporter.job_started(meta["name"], command)
+            try:
+                process = local_process(job, self.home)
+            except LocalRunError as error:
+                status, pod = finished(now_iso(), 1, str(error), "Error")
+            else:
+                status, pod = run_process(process, lambda line, n=meta["name"]: self.reporter.job_line(n, line))
+            self.cluster.finish_job(meta["namespace"], meta["name"], status, pod)
+            self.reporter.job_finished(meta["name"], "succeeded" in status)
+        return bool(pending)
+
+    def run(self) -> list[Outcome]:
+        """Drive every object to a terminal state (or to a wait nothing here can end)."""
+        for _ in range(MAX_ROUNDS):
+            changed = self._round()
+            ran = self._run_jobs()
+            if not changed and not ran:
+                return self.outcomes()
+        raise RuntimeError(f"local mode did not settle in {MAX_ROUNDS} rounds; state is in {self.cluster.root}")
+
+    def outcomes(self) -> list[Outcome]:
+        found = []
+        for kind in KINDS:
+            for body in self.cluster.bodies(kind):
+                status = body.get("status") or {}
+                try:
+                    parse_object(body)
+                except ManifestError as error:
+                    found.append(Outcome(kind, body["metadata"]["name"], "Failed", f"stored object does not parse: {error}"))
+                    continue
+                phase = status.get("phase") or "Pending"
+                message = status.get("message") or ""
+                if phase not in TERMINAL:
+                    message = f"still {phase.lower()}: {message or 'nothing more can happen locally'}"
+                found.append(Outcome(kind, body["metadata"]["name"], phase, message))
+        return found
