@@ -82,7 +82,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     operator = sub.add_parser("operator", help="run the operator (in the cluster, or against your kubeconfig)")
     operator.set_defaults(run=_operator)
+
+    from modelyard.cli_local import add_local_commands
+    from modelyard.cli_views import add_view_commands
+
+    add_local_commands(sub)
+    add_view_commands(sub, _with_cluster)
     return parser
+
+
+def _with_cluster(parser: argparse.ArgumentParser, view: str) -> None:
+    """Cluster views read through the kubeconfig, in its namespace unless told otherwise."""
+    from modelyard import cli_views
+
+    parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
+    parser.add_argument("-A", "--all-namespaces", action="store_true")
+
+    def run(args: argparse.Namespace) -> int:
+        from modelyard.views.objects import ClusterSource, current_namespace
+
+        namespace = None if args.all_namespaces else (args.namespace or current_namespace())
+        source = ClusterSource()
+        if view == "get":
+            return cli_views.get(source, args, namespace)
+        if view == "lineage":
+            return cli_views.lineage(source, args, namespace, Path("."))
+        return cli_views.report(source, args, namespace)
+
+    parser.set_defaults(run=run)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -70,10 +70,13 @@ class Outcome:
     name: str
     phase: str
     message: str
+    passed: bool | None = None
+    """An EvaluationJob's verdict: a failed gate is a result, yet local mode exits non-zero on
+    it, so a script or CI step can gate on `modelyard local apply`."""
 
     @property
     def ok(self) -> bool:
-        return self.phase in ("Ready", "Succeeded")
+        return self.phase in ("Ready", "Succeeded") and self.passed is not False
 
 
 class LocalMode:
@@ -171,5 +174,5 @@ class LocalMode:
                 message = status.get("message") or ""
                 if phase not in TERMINAL:
                     message = f"still {phase.lower()}: {message or 'nothing more can happen locally'}"
-                found.append(Outcome(kind, body["metadata"]["name"], phase, message))
+                found.append(Outcome(kind, body["metadata"]["name"], phase, message, status.get("passed")))
         return found

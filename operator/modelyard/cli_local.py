@@ -1,0 +1,116 @@
+"""`modelyard local ...`: the whole pipeline on one machine from the same manifests."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelyard import cli_views
+
+DEFAULT_HOME = Path(".modelyard")
+
+
+def _mode(args: argparse.Namespace, quiet: bool = False) -> Any:
+    from modelyard.local.console import ConsoleReporter
+    from modelyard.local.engine import LocalMode
+
+    reporter = ConsoleReporter(verbose=getattr(args, "verbose", False)) if not quiet else None
+    return LocalMode(args.home, reporter=reporter)
+
+
+def _report_outcomes(mode: Any, outcomes: list[Any]) -> int:
+    failed = [o for o in outcomes if not o.ok]
+    print()
+    print(cli_views.versions_summary(mode.cluster, None))
+    reports = [(b["metadata"]["name"], (b.get("status") or {}).get("reportUri")) for b in mode.cluster.bodies("EvaluationJob")]
+    reports = [(n, u) for n, u in reports if u]
+    if reports:
+        print("\nreports:")
+        for name, uri in reports:
+            print(f"  {name}: {uri.removeprefix('file://')}report.html")
+    models = [b["metadata"]["name"] for b in mode.cluster.bodies("Model")]
+    if models:
+        print("\nlineage:")
+        for model in models:
+            picture, text = cli_views.write_lineage(model, cli_views.model_nodes(mode.cluster, model, None), mode.home)
+            print(f"  {model}: {picture} (Mermaid: {text.name})")
+    if failed:
+        print(f"\n{len(failed)} of {len(outcomes)} objects did not succeed:", file=sys.stderr)
+        for outcome in failed:
+            state = "gates failed" if outcome.passed is False else outcome.phase
+            print(f"  {outcome.kind}/{outcome.name} {state}: {outcome.message}", file=sys.stderr)
+        return 1
+    print(f"\nall {len(outcomes)} objects succeeded")
+    return 0
+
+
+def apply(args: argparse.Namespace) -> int:
+    from modelyard.manifests import ManifestFileError, load
+
+    try:
+        docs = load(args.filename)
+    except ManifestFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if not docs:
+        print("error: no objects passed to apply", file=sys.stderr)
+        return 1
+    mode = _mode(args)
+    admission = mode.admit(docs)
+    for what, verb in admission.applied:
+        print(f"{what.lower().replace('/', '.modelyard.dev/', 1)} {verb}")
+    for where, message in admission.rejected:
+        print(f"error: {where}: {message}", file=sys.stderr)
+    outcomes = mode.run()
+    code = _report_outcomes(mode, outcomes)
+    return 1 if admission.rejected else code
+
+
+def delete(args: argparse.Namespace) -> int:
+    from modelyard.views.objects import UnknownKind, resolve_kind
+
+    try:
+        kind = resolve_kind(args.kind)
+    except UnknownKind as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    mode = _mode(args)
+    if not mode.delete(kind, args.name):
+        print(f'error: {kind} "{args.name}" not found', file=sys.stderr)
+        return 1
+    mode.run()
+    gone = mode.cluster.read(kind, "default", args.name) is None
+    print(f'{kind.lower()}.modelyard.dev "{args.name}" {"deleted" if gone else "is being deleted"}')
+    return 0 if gone else 1
+
+
+def add_local_commands(sub: Any) -> None:
+    local = sub.add_parser("local", help="run manifests on this machine, no cluster needed")
+    commands = local.add_subparsers(dest="local_command", required=True)
+
+    def with_home(parser: argparse.ArgumentParser, view: str | None = None) -> None:
+        parser.add_argument("--home", type=Path, default=DEFAULT_HOME,
+                            help="state and the default store (default ./.modelyard)")
+        if view == "get":
+            parser.set_defaults(run=lambda a: cli_views.get(_mode(a, quiet=True).cluster, a, None))
+        elif view == "lineage":
+            parser.set_defaults(run=lambda a: cli_views.lineage(_mode(a, quiet=True).cluster, a, None, a.home))
+        elif view == "report":
+            parser.set_defaults(run=lambda a: cli_views.report(_mode(a, quiet=True).cluster, a, None))
+
+    applier = commands.add_parser("apply", help="validate manifests as the CRDs do and drive them to completion")
+    applier.add_argument("-f", "--filename", type=Path, action="append", required=True,
+                         help="file or folder of manifests (repeatable)")
+    applier.add_argument("-v", "--verbose", action="store_true", help="show every worker log line")
+    with_home(applier)
+    applier.set_defaults(run=apply)
+
+    deleter = commands.add_parser("delete", help="delete an object; stored artifacts follow the Model's retention")
+    deleter.add_argument("kind")
+    deleter.add_argument("name")
+    with_home(deleter)
+    deleter.set_defaults(run=delete)
+
+    cli_views.add_view_commands(commands, with_home)

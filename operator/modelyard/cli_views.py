@@ -1,0 +1,126 @@
+"""`get`, `lineage` and `report`: the same output for local mode (`modelyard local ...`) and a
+cluster (`modelyard ...`, through the kubeconfig)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelyard.views import lineage as lineage_view
+from modelyard.views.objects import UnknownKind, resolve_kind
+from modelyard.views.table import format_table, render
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def get(source: Any, args: argparse.Namespace, namespace: str | None) -> int:
+    try:
+        kind = resolve_kind(args.kind)
+    except UnknownKind as error:
+        return _fail(str(error))
+    bodies = list(source.bodies(kind, namespace))
+    if args.name:
+        bodies = [b for b in bodies if b["metadata"]["name"] == args.name]
+        if not bodies:
+            return _fail(f'{kind} "{args.name}" not found' + (f" in namespace {namespace}" if namespace else ""))
+    print(render(kind, bodies, args.output, single=bool(args.name)))
+    return 0
+
+
+def model_nodes(source: Any, model: str, namespace: str | None) -> dict[str, lineage_view.Node]:
+    return lineage_view.build(model, list(source.bodies("ModelVersion", namespace)),
+                              list(source.bodies("ConversionJob", namespace)), list(source.bodies("EvaluationJob", namespace)))
+
+
+def write_lineage(model: str, nodes: dict[str, lineage_view.Node], out: Path) -> tuple[Path, Path]:
+    """The picture (SVG) and the Mermaid text, side by side in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    picture, text = out / f"lineage-{model}.svg", out / f"lineage-{model}.mmd"
+    picture.write_text(lineage_view.svg(model, nodes))
+    text.write_text(lineage_view.mermaid(model, nodes))
+    return picture, text
+
+
+def lineage(source: Any, args: argparse.Namespace, namespace: str | None, default_out: Path) -> int:
+    if not any(b["metadata"]["name"] == args.model for b in source.bodies("Model", namespace)):
+        return _fail(f'Model "{args.model}" not found')
+    nodes = model_nodes(source, args.model, namespace)
+    print(lineage_view.text_tree(args.model, nodes))
+    if args.format == "mermaid":
+        print(lineage_view.mermaid(args.model, nodes), end="")
+    picture, text = write_lineage(args.model, nodes, args.out or default_out)
+    print(f"\npicture: {picture}\nmermaid: {text}")
+    return 0
+
+
+def report(source: Any, args: argparse.Namespace, namespace: str | None) -> int:
+    from modelyard.views.report import ReportMissing, fetch_report, summary
+
+    found = [b for b in source.bodies("EvaluationJob", namespace) if b["metadata"]["name"] == args.evaluation]
+    if not found:
+        return _fail(f'EvaluationJob "{args.evaluation}" not found')
+    dest = args.out or Path("modelyard-reports") / args.evaluation
+    try:
+        html = fetch_report(found[0], dest, _store_settings(source, found[0], namespace))
+    except ReportMissing as error:
+        return _fail(str(error))
+    print(summary(html))
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(html.resolve().as_uri())
+    return 0
+
+
+def _store_settings(source: Any, evaluation: dict[str, Any], namespace: str | None) -> Any:
+    """S3 settings for the evaluated version's Model (endpoint, region); credentials come from
+    the caller's own environment (the AWS chain), never from the cluster's Secrets."""
+    from modelyard.storage.config import S3Settings
+    from modelyard.views.table import lookup
+
+    version = lookup(evaluation, ".spec.modelVersionRef.name")
+    model = next((lookup(v, ".spec.modelRef.name") for v in source.bodies("ModelVersion", namespace)
+                  if v["metadata"]["name"] == version), None)
+    storage = next((lookup(m, ".spec.storage") for m in source.bodies("Model", namespace)
+                    if m["metadata"]["name"] == model), None) or {}
+    settings = S3Settings()
+    updates = {k: v for k, v in (("endpoint", storage.get("endpoint")), ("region", storage.get("region"))) if v}
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def versions_summary(source: Any, namespace: str | None) -> str:
+    """Every model's versions with their conversion and evaluation figures."""
+    blocks = []
+    for model in source.bodies("Model", namespace):
+        name = model["metadata"]["name"]
+        nodes = model_nodes(source, name, namespace)
+        blocks.append(f"Model {name}: {(model.get('status') or {}).get('message', '')}\n"
+                      + format_table(lineage_view.summary_rows(nodes)))
+    return "\n\n".join(blocks)
+
+
+def add_view_commands(sub: Any, with_source: Any) -> None:
+    """`get`, `lineage`, `report` on a subparser group; `with_source(args)` adds what selects the
+    objects (--home, or -n/--namespace)."""
+    getter = sub.add_parser("get", help="list objects like kubectl get (printer columns, -o json|yaml)")
+    getter.add_argument("kind", help="model, modelversion (mv), conversionjob (cj), evaluationjob (ej), or plurals")
+    getter.add_argument("name", nargs="?")
+    getter.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    with_source(getter, "get")
+
+    tree = sub.add_parser("lineage", help="a model's version tree: printed, as Mermaid text and as an SVG picture")
+    tree.add_argument("model")
+    tree.add_argument("--out", type=Path, help="folder for lineage-<model>.svg and .mmd")
+    tree.add_argument("--format", choices=("tree", "mermaid"), default="tree", help="also print Mermaid text")
+    with_source(tree, "lineage")
+
+    rep = sub.add_parser("report", help="fetch an EvaluationJob's report (HTML with plots) and summarise it")
+    rep.add_argument("evaluation")
+    rep.add_argument("--out", type=Path, help="folder to download the report into (default modelyard-reports/NAME)")
+    rep.add_argument("--open", action="store_true", help="open report.html in a browser")
+    with_source(rep, "report")

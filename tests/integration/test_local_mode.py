@@ -1,0 +1,151 @@
+"""Local mode end to end with the real workers: the quickstart, re-apply, immutability, the
+failure paths and deletion with retention, through the `modelyard` command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from modelyard.cli import main
+from tests.support.quickstart import QUICKSTART, prepare, train
+
+pytestmark = pytest.mark.integration
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def items(capsys: pytest.CaptureFixture[str], home: Path, kind: str) -> dict[str, dict[str, Any]]:
+    code, out, _ = run(capsys, "local", "get", kind, "-o", "json", "--home", str(home))
+    assert code == 0
+    return {i["metadata"]["name"]: i for i in json.loads(out)["items"]}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train(tmp_path_factory.mktemp("training"))
+
+
+@pytest.fixture(scope="module")
+def quickstart(trained: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("quickstart")
+    manifests = prepare(QUICKSTART, folder / "manifests", trained)
+    return manifests, folder / "home"
+
+
+def test_the_quickstart_runs_to_completion(quickstart: tuple[Path, Path], capsys: pytest.CaptureFixture[str]):
+    manifests, home = quickstart
+    code, out, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0, err
+    assert "all 12 objects succeeded" in out
+    versions = items(capsys, home, "modelversions")
+    assert {n: v["status"]["phase"] for n, v in versions.items()} == {
+        "digits-1-0-0": "Ready", "digits-onnx-cpu": "Ready", "digits-int8-arm": "Ready", "digits-fp16-gpu": "Ready"}
+    assert versions["digits-int8-arm"]["spec"]["lineage"]["parentVersion"] == "digits-1-0-0"
+    conversions = items(capsys, home, "cvj")
+    for job in conversions.values():
+        assert job["status"]["verification"]["passed"] is True
+        assert job["status"]["benchmark"]["source"]["latencyP50MsBatch1"] > 0
+    evaluations = items(capsys, home, "evaluationjobs")
+    for job in evaluations.values():
+        assert job["status"]["passed"] is True and job["status"]["results"]["accuracy"] > 0.9
+        report = Path(job["status"]["reportUri"].removeprefix("file://")) / "report.html"
+        assert report.is_file() and f"{report}" in out
+    # The verdict also lands on the evaluated version, where GitOps tooling looks.
+    conditions = {c["type"]: c for c in versions["digits-onnx-cpu"]["status"]["conditions"]}
+    assert conditions["Evaluated"]["status"] == "True"
+    model = items(capsys, home, "models")["digits"]
+    assert model["status"]["phase"] == "Ready"
+    assert (home / "lineage-digits.svg").is_file() and (home / "lineage-digits.mmd").is_file()
+    code, out, _ = run(capsys, "local", "lineage", "digits", "--home", str(home))
+    assert code == 0 and "digits-int8-arm (1.0.0+onnx-int8.arm, onnx for arm) Ready" in out
+    code, out, _ = run(capsys, "local", "report", "digits-onnx-cpu-eval", "--home", str(home))
+    assert code == 0 and out.startswith("PASSED") and "worst classes" in out
+
+
+def test_reapplying_is_a_no_op(quickstart: tuple[Path, Path], capsys: pytest.CaptureFixture[str]):
+    manifests, home = quickstart
+    jobs_before = sorted(p.name for p in (home / "jobs").iterdir())
+    statuses = {k: v["status"] for k, v in items(capsys, home, "evj").items()}
+    code, out, _ = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0
+    assert out.count(" unchanged") == 9 and " created" not in out
+    assert sorted(p.name for p in (home / "jobs").iterdir()) == jobs_before, "nothing ran again"
+    assert {k: v["status"] for k, v in items(capsys, home, "evj").items()} == statuses
+
+
+def test_a_changed_immutable_spec_is_rejected(quickstart: tuple[Path, Path], tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]):
+    manifests, home = quickstart
+    body = yaml.safe_load((manifests / "02-version.yaml").read_text())
+    body["spec"]["version"] = "1.0.1"
+    (tmp_path / "changed.yaml").write_text(yaml.safe_dump(body))
+    code, _, err = run(capsys, "local", "apply", "-f", str(tmp_path / "changed.yaml"), "--home", str(home))
+    assert code == 1
+    assert 'The ModelVersion "digits-1-0-0" is invalid: spec: Invalid value: "object": spec is immutable' in err
+    assert items(capsys, home, "mv")["digits-1-0-0"]["spec"]["version"] == "1.0.0"
+
+
+def test_deleting_a_version_of_a_retained_model_keeps_its_artifacts(quickstart: tuple[Path, Path],
+                                                                      capsys: pytest.CaptureFixture[str]):
+    manifests, home = quickstart
+    uri = items(capsys, home, "mv")["digits-fp16-gpu"]["status"]["artifact"]["uri"]
+    folder = Path(uri.removeprefix("file://"))
+    code, out, _ = run(capsys, "local", "delete", "mv", "digits-fp16-gpu", "--home", str(home))
+    assert code == 0 and '"digits-fp16-gpu" deleted' in out
+    assert "digits-fp16-gpu" not in items(capsys, home, "mv")
+    assert (folder / "manifest.json").is_file(), "retention Retain keeps the stored version"
+
+
+def test_failures_are_reported_with_their_reasons(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    dataset = (trained / "digits-test.npz").as_uri()
+    extra = [
+        {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelVersion", "metadata": {"name": "digits-missing"},
+         "spec": {"modelRef": {"name": "digits"}, "version": "2.0.0", "format": "onnx",
+                  "source": {"uri": (tmp_path / "nowhere.onnx").as_uri()}}},
+        {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ConversionJob", "metadata": {"name": "digits-strict-fp16"},
+         "spec": {"sourceRef": {"name": "digits-1-0-0"}, "target": {"format": "onnx-fp16", "hardware": "cpu"},
+                  "verify": {"atol": 1e-9, "rtol": 0}}},
+        {"apiVersion": "modelyard.dev/v1alpha1", "kind": "EvaluationJob", "metadata": {"name": "digits-perfect"},
+         "spec": {"modelVersionRef": {"name": "digits-1-0-0"}, "dataset": {"uri": dataset, "format": "npz"},
+                  "gates": [{"metric": "accuracy", "op": ">=", "value": 0.999}]}},
+        {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ConversionJob", "metadata": {"name": "no-format"},
+         "spec": {"sourceRef": {"name": "digits-1-0-0"}, "target": {"hardware": "cpu"}}},
+    ]
+    (manifests / "05-failures.yaml").write_text(yaml.safe_dump_all(extra))
+    home = tmp_path / "home"
+    code, out, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 1
+    assert 'The ConversionJob "no-format" is invalid: spec.target.format: Required value' in err
+    assert "ModelVersion/digits-missing Failed: source" in err and "does not exist" in err
+    assert "ConversionJob/digits-strict-fp16 Failed: the converted model differs from the source beyond tolerance" in err
+    assert "EvaluationJob/digits-perfect gates failed:" in err and "accuracy" in err
+    failed_eval = items(capsys, home, "evj")["digits-perfect"]["status"]
+    assert failed_eval["phase"] == "Succeeded" and failed_eval["passed"] is False, "a failed gate is a result"
+    assert "digits-strict-fp16" not in items(capsys, home, "mv"), "no output version without verification"
+    assert items(capsys, home, "mv")["digits-1-0-0"]["status"]["phase"] == "Ready"
+
+
+def test_deleting_a_model_with_retention_delete_removes_its_artifacts(trained: Path, tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]):
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    model = yaml.safe_load((manifests / "01-model.yaml").read_text())
+    model["spec"]["retention"] = "Delete"
+    (manifests / "01-model.yaml").write_text(yaml.safe_dump(model))
+    home = tmp_path / "home"
+    code, _, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0, err
+    folder = Path(items(capsys, home, "mv")["digits-1-0-0"]["status"]["artifact"]["uri"].removeprefix("file://"))
+    assert (folder / "manifest.json").is_file()
+    code, out, _ = run(capsys, "local", "delete", "model", "digits", "--home", str(home))
+    assert code == 0 and '"digits" deleted' in out
+    assert items(capsys, home, "mv") == {} and items(capsys, home, "models") == {}
+    assert not folder.exists() or not any(folder.iterdir()), "retention Delete removes the stored version"

@@ -1,0 +1,71 @@
+"""A worker Job manifest becomes the same command, run locally."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from modelyard.api.validation import parse_object
+from modelyard.config import Settings
+from modelyard.local.runner import LocalRunError, docker_copy_commands, local_process, run_process
+from modelyard.workloads.jobs import build_import_job
+from modelyard.workloads.profiles import default_profiles
+from tests.support import builders as b
+
+
+def _job(**source):
+    version = parse_object({**b.model_version(source=source or {"uri": "file:///models/m.onnx"}),
+                            "metadata": {"name": "classifier-1-0-0", "namespace": "default", "uid": "u1"}})
+    model = parse_object({**b.model(), "metadata": {"name": "classifier", "namespace": "default", "uid": "u0"}})
+    settings = Settings(store_uri="file:///store", store_secret_name="creds")
+    return build_import_job(version, model, default_profiles(), settings)
+
+
+def test_the_job_command_runs_with_this_python_and_local_paths(tmp_path: Path):
+    process = local_process(_job(), tmp_path, python="/venv/bin/python")
+    assert process.argv == ["/venv/bin/python", "-m", "modelyard.worker", "import"]
+    assert process.env["MODELYARD_STORE_URI"] == "file:///store"
+    assert '"name":"classifier-1-0-0"' in process.env["MODELYARD_OBJECT"].replace(" ", "")
+    assert process.env["MODELYARD_TERMINATION_LOG"] == str(tmp_path / "jobs" / "import-classifier-1-0-0" / "termination-log")
+    assert process.env["MODELYARD_WORKDIR"] == str(tmp_path / "work")
+    # Secret references are the cluster's; locally the caller's own AWS_* environment applies.
+    assert "AWS_ACCESS_KEY_ID" in process.dropped and "AWS_ACCESS_KEY_ID" not in process.env
+    assert process.image_copy is None
+
+
+def test_an_image_source_copies_with_docker_create_and_cp(tmp_path: Path):
+    process = local_process(_job(image={"image": "registry.example.com/m:1", "path": "/models/m.onnx"}), tmp_path)
+    assert process.image_copy == ("registry.example.com/m:1", "/models/m.onnx")
+    assert docker_copy_commands("registry.example.com/m:1", "/models/m.onnx", tmp_path, "c1") == [
+        ["docker", "create", "--name", "c1", "registry.example.com/m:1", "true"],
+        ["docker", "cp", "c1:/models/m.onnx", f"{tmp_path}/"],
+        ["docker", "rm", "-f", "c1"],
+    ]
+
+
+def test_without_docker_an_image_source_fails_with_what_would_help(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    process = local_process(_job(image={"image": "registry.example.com/m:1", "path": "/models/m.onnx"}), tmp_path)
+    status, pod = run_process(process, lambda line: None)
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert status["failed"] == 1 and terminated["exitCode"] == 1
+    assert "needs a container engine" in terminated["message"] and "source.uri" in terminated["message"]
+
+
+def test_only_the_worker_runs_locally(tmp_path: Path):
+    job = _job()
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = ["sh", "-c", "rm -rf /"]
+    with pytest.raises(LocalRunError, match="runs only the Modelyard worker"):
+        local_process(job, tmp_path)
+
+
+def test_a_worker_without_a_result_reports_its_log(tmp_path: Path):
+    process = local_process(_job(), tmp_path, python=sys.executable)
+    broken = process.__class__(**{**process.__dict__, "argv": [sys.executable, "-c", "import sys; sys.stderr.write('boom\\n'); sys.exit(3)"]})
+    lines: list[str] = []
+    status, pod = run_process(broken, lines.append)
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert lines == ["boom"] and terminated["exitCode"] == 3 and "boom" in terminated["message"]
+    assert status["conditions"][0]["type"] == "Failed"

@@ -1,0 +1,50 @@
+"""LocalCluster does for local mode what the API server does for the operator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelyard.api.validation import parse_manifest
+from modelyard.local.state import LocalCluster
+from tests.support import builders as b
+
+
+def test_apply_creates_then_is_unchanged_then_configured(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    model = b.model(displayName="first")
+    assert cluster.apply(parse_manifest(model)) == "created"
+    created = cluster.read("Model", "default", "classifier")
+    assert created["metadata"]["uid"] and created["metadata"]["generation"] == 1
+    assert cluster.apply(parse_manifest(model)) == "unchanged"
+    cluster.patch_status("Model", "default", "classifier", {"phase": "Ready"}, {})
+    assert cluster.apply(parse_manifest(b.model(displayName="second"))) == "configured"
+    updated = cluster.read("Model", "default", "classifier")
+    assert updated["metadata"]["generation"] == 2 and updated["metadata"]["uid"] == created["metadata"]["uid"]
+    assert updated["status"] == {"phase": "Ready"}, "applying a manifest keeps the status"
+
+
+def test_finalizers_hold_deletion_and_owned_children_are_collected(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    cluster.apply(parse_manifest(b.model()))
+    uid = cluster.read("Model", "default", "classifier")["metadata"]["uid"]
+    cluster.set_finalizers("Model", "default", "classifier", ["modelyard.dev/artifacts"])
+    job = {"apiVersion": "batch/v1", "kind": "Job", "spec": {},
+           "metadata": {"name": "cleanup", "namespace": "default", "ownerReferences": [{"uid": uid}]}}
+    cluster.create(job)
+    cluster.delete("Model", "default", "classifier")
+    held = cluster.read("Model", "default", "classifier")
+    assert held["metadata"]["deletionTimestamp"], "a finalizer holds the object"
+    assert cluster.pending_jobs()[0]["metadata"]["name"] == "cleanup"
+    cluster.set_finalizers("Model", "default", "classifier", [])
+    assert cluster.read("Model", "default", "classifier") is None
+    assert cluster.get_job("default", "cleanup") is None, "owned Jobs go with their owner"
+
+
+def test_create_of_an_existing_child_is_a_no_op(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    job = {"apiVersion": "batch/v1", "kind": "Job", "spec": {}, "metadata": {"name": "j", "namespace": "default"}}
+    cluster.create(job)
+    cluster.finish_job("default", "j", {"succeeded": 1}, {"status": {}})
+    cluster.create(job)
+    assert cluster.get_job("default", "j")["status"] == {"succeeded": 1}
+    assert cluster.pending_jobs() == []
