@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from modelyard.api import KINDS
 from modelyard.api.validation import ManifestError, parse_manifest, parse_object

@@ -59,7 +59,7 @@ def rows(kind: str, bodies: list[dict[str, Any]], wide: bool = False, now: datet
 
 def format_table(table: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
-    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table)
+    return "\n".join("   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in table)
 
 
 def as_list(bodies: list[dict[str, Any]]) -> dict[str, Any]:
