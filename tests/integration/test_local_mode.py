@@ -149,3 +149,27 @@ def test_deleting_a_model_with_retention_delete_removes_its_artifacts(trained: P
     assert code == 0 and '"digits" deleted' in out
     assert items(capsys, home, "mv") == {} and items(capsys, home, "models") == {}
     assert not folder.exists() or not any(folder.iterdir()), "retention Delete removes the stored version"
+
+
+def _retargeted(example: Path, source: str) -> dict[str, Any]:
+    body = yaml.safe_load(example.read_text())
+    body["spec"]["sourceRef"]["name"] = source
+    return body
+
+
+def test_tensorrt_and_ascend_examples_fail_naming_the_missing_tool(trained: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]):
+    """The examples as they are (only their source changed): where trtexec and atc are not
+    installed, each conversion fails with the tool and the exact command it would have run."""
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    examples = Path(__file__).resolve().parents[2] / "examples" / "convert"
+    jobs = [_retargeted(examples / name, "digits-1-0-0") for name in ("tensorrt-gpu.yaml", "ascend-om.yaml")]
+    (manifests / "03-accelerators.yaml").write_text(yaml.safe_dump_all(jobs))
+    home = tmp_path / "home"
+    code, _, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 1
+    statuses = {k: v["status"] for k, v in items(capsys, home, "cvj").items()}
+    trt, om = statuses["classifier-1-1-0-trt"], statuses["classifier-1-1-0-om"]
+    assert trt["phase"] == "Failed" and "trtexec" in trt["message"] and "--onnx=" in trt["message"]
+    assert om["phase"] == "Failed" and "atc" in om["message"] and "--framework=5" in om["message"]
+    assert "--soc_version=Ascend910B" in om["message"]
