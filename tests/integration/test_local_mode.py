@@ -173,3 +173,34 @@ def test_tensorrt_and_ascend_examples_fail_naming_the_missing_tool(trained: Path
     assert trt["phase"] == "Failed" and "trtexec" in trt["message"] and "--onnx=" in trt["message"]
     assert om["phase"] == "Failed" and "atc" in om["message"] and "--framework=5" in om["message"]
     assert "--soc_version=Ascend910B" in om["message"]
+
+
+def test_static_int8_openvino_and_csv_examples_run_locally(trained: Path, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]):
+    """Examples that can run here do, changed only where they name data: static INT8 calibrated
+    on the quickstart's calibration inputs, OpenVINO IR, and an evaluation on a CSV table."""
+    import hashlib
+
+    import numpy as np
+
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    static = _retargeted(examples / "convert" / "int8-static-arm.yaml", "digits-1-0-0")
+    static["spec"]["target"]["quantization"]["calibrationUri"] = (trained / "digits-calibration.npz").as_uri()
+    openvino = _retargeted(examples / "convert" / "openvino-cpu.yaml", "digits-1-0-0")
+    test = np.load(trained / "digits-test.npz")
+    header = ",".join([f"pixel{i}" for i in range(64)] + ["churned"])
+    rows = [",".join([*(f"{v:.6f}" for v in x), str(int(y))]) for x, y in zip(test["x"], test["y"], strict=True)]
+    table = tmp_path / "digits.csv"
+    table.write_text(header + "\n" + "\n".join(rows) + "\n")
+    csv = yaml.safe_load((examples / "evaluate" / "tabular-csv.yaml").read_text())
+    csv["spec"]["modelVersionRef"]["name"] = "digits-1-0-0"
+    csv["spec"]["dataset"].update(uri=table.as_uri(), sha256=hashlib.sha256(table.read_bytes()).hexdigest())
+    (manifests / "03-examples.yaml").write_text(yaml.safe_dump_all([static, openvino, csv]))
+    home = tmp_path / "home"
+    code, out, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0, err
+    conversions = items(capsys, home, "cvj")
+    assert conversions["classifier-1-1-0-int8-arm"]["status"]["verification"]["top1Agreement"] >= 0.98
+    assert items(capsys, home, "mv")["classifier-1-1-0-openvino"]["spec"]["format"] == "openvino"
+    assert items(capsys, home, "evj")["churn-eval"]["status"]["results"]["f1"] > 0.8
