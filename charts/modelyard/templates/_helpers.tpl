@@ -1,0 +1,104 @@
+{{/* Name of the chart, overridable. */}}
+{{- define "modelyard.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Prefix of every resource name: the release name, plus the chart name when they differ. */}}
+{{- define "modelyard.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "modelyard.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/name: {{ include "modelyard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "modelyard.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "modelyard.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "modelyard.operatorServiceAccount" -}}
+{{- if .Values.operator.serviceAccount.create -}}
+{{- default (printf "%s-operator" (include "modelyard.fullname" .)) .Values.operator.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.operator.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* An image reference; the tag defaults to the chart's appVersion. Args: dict "image" "root". */}}
+{{- define "modelyard.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) -}}
+{{- end -}}
+
+{{/* Namespaces where worker Jobs run (JSON list): the watched ones, or the release namespace
+plus worker.namespaces in cluster-wide mode. */}}
+{{- define "modelyard.workerNamespaces" -}}
+{{- if .Values.watchNamespaces -}}
+{{- .Values.watchNamespaces | uniq | toJson -}}
+{{- else -}}
+{{- prepend .Values.worker.namespaces .Release.Namespace | uniq | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The hardware profiles file, in the format of modelyard.workloads.profiles.load_profiles. */}}
+{{- define "modelyard.profiles" -}}
+{{- $profiles := dict -}}
+{{- range $name, $profile := .Values.profiles -}}
+{{- $body := omit $profile "image" -}}
+{{- range $key, $value := $profile -}}
+{{- if kindIs "invalid" $value -}}
+{{- $_ := unset $body $key -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $body "image" (include "modelyard.image" (dict "image" $profile.image "root" $)) -}}
+{{- $_ := set $profiles $name $body -}}
+{{- end -}}
+{{- toYaml $profiles -}}
+{{- end -}}
+
+{{/* The RBAC rules of the operator inside the namespaces it watches. */}}
+{{- define "modelyard.namespacedRules" -}}
+# The four kinds: watch, reconcile, create converted versions, delete a Model's versions.
+- apiGroups: [modelyard.dev]
+  resources: [models, modelversions, conversionjobs, evaluationjobs]
+  verbs: [get, list, watch, create, patch, delete]
+- apiGroups: [modelyard.dev]
+  resources: [models/status, modelversions/status, conversionjobs/status, evaluationjobs/status]
+  verbs: [get, patch]
+# Owner references with blockOwnerDeletion need update on the owner's finalizers.
+- apiGroups: [modelyard.dev]
+  resources: [models/finalizers, modelversions/finalizers, conversionjobs/finalizers, evaluationjobs/finalizers]
+  verbs: [update]
+# Worker Jobs: created and watched; garbage collection (owner references, TTL) deletes them.
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create]
+# Worker pods: termination messages and failure reasons.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+# Events on the four kinds (the operator's and Kopf's).
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if .Values.rbac.kubeflow }}
+# ModelVersion source `trainingJob` may name a Kubeflow job.
+- apiGroups: [kubeflow.org]
+  resources: [pytorchjobs, tfjobs]
+  verbs: [get]
+{{- end }}
+{{- end -}}
