@@ -14,6 +14,9 @@ STALLED = "Stalled"
 COMPLETE = "Complete"
 EVALUATED = "Evaluated"
 
+TERMINAL_PHASES = frozenset({"Ready", "Succeeded", "Failed"})
+"""Phases after which nothing more happens to an object (until its spec or a dependency changes)."""
+
 TYPES = {
     READY: "The object reached its goal: a Model has a Ready version, a ModelVersion is stored "
     "and verified, a job finished successfully.",

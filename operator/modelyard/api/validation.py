@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from pydantic import ValidationError
 
@@ -47,6 +47,18 @@ def parse_object(obj: Any) -> Resource:
         return KINDS[kind].model_validate(obj)
     except ValidationError as error:
         raise ManifestError(kind, name, from_pydantic(error)) from None
+
+
+def parse_valid(bodies: Iterable[Any]) -> list[Resource]:
+    """The stored objects that parse; one that does not is skipped here (its own reconcile
+    reports it with a condition)."""
+    parsed = []
+    for body in bodies:
+        try:
+            parsed.append(parse_object(body))
+        except ManifestError:
+            continue
+    return parsed
 
 
 def parse_manifest(obj: Any, old: Any = None) -> Resource:

@@ -13,7 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from modelyard.api import GROUP, KINDS, VERSION
 from modelyard.api.resource import Resource
-from modelyard.api.validation import ManifestError, parse_object
+from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
 KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kubeflow.org", "v1", "tfjobs")}
 
@@ -52,15 +52,11 @@ class Kube:
 
     def list(self, kind: str, namespace: str) -> list[Resource]:
         reply = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, KINDS[kind].info.plural)
-        parsed = []
-        for body in reply.get("items", []):
+        bodies = reply.get("items", [])
+        for body in bodies:
             body.setdefault("apiVersion", f"{GROUP}/{VERSION}")
             body.setdefault("kind", kind)
-            try:
-                parsed.append(parse_object(body))
-            except ManifestError:
-                continue
-        return parsed
+        return parse_valid(bodies)
 
     def namespaces(self) -> list[str]:
         return [ns.metadata.name for ns in self.core.list_namespace().items]

@@ -7,6 +7,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from modelyard.api import conditions as C
+
 REGISTRY = CollectorRegistry()
 
 RECONCILES = Counter(
@@ -25,7 +27,7 @@ VERDICTS = Counter(
     ["kind", "passed"], registry=REGISTRY,
 )
 
-TERMINAL = {"Ready", "Failed", "Succeeded"}
+TERMINAL = C.TERMINAL_PHASES
 
 
 def _seconds(status: dict[str, Any]) -> float | None:

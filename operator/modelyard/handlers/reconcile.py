@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from modelyard.api import conditions as C
 from modelyard.api.conversionjob import ConversionJob
 from modelyard.api.evaluationjob import EvaluationJob
 from modelyard.api.model import Model
@@ -182,3 +183,13 @@ def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion
     ensure_finalizer(ctx, model)
     decision = Decision(status=model_status(model, versions, ctx.clock()))
     return _apply(ctx, model, decision)
+
+
+TERMINAL = C.TERMINAL_PHASES
+RECONCILERS: dict[str, Callable[..., Decision]] = {
+    "Model": reconcile_model,
+    "ModelVersion": reconcile_model_version,
+    "ConversionJob": reconcile_conversion,
+    "EvaluationJob": reconcile_evaluation,
+}
+"""Every kind's reconcile, in dependency order (local mode reconciles in this order)."""

@@ -19,6 +19,8 @@ from modelyard.api.validation import ManifestError, parse_object
 from modelyard.core.deletion import FINALIZER
 from modelyard.handlers.apply import invalid_status
 from modelyard.handlers.reconcile import (
+    RECONCILERS,
+    TERMINAL,
     Context,
     reconcile_conversion,
     reconcile_evaluation,
@@ -28,13 +30,6 @@ from modelyard.handlers.reconcile import (
 
 log = logging.getLogger("modelyard.operator")
 
-TERMINAL = {"Ready", "Failed", "Succeeded"}
-RECONCILERS = {
-    "ModelVersion": reconcile_model_version,
-    "ConversionJob": reconcile_conversion,
-    "EvaluationJob": reconcile_evaluation,
-    "Model": reconcile_model,
-}
 MANAGED = {"app.kubernetes.io/managed-by": "modelyard"}
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 
 from modelyard.handlers.reconcile import Context, reconcile_model_with
-from modelyard.handlers.register import RECONCILERS, TERMINAL
+from modelyard.handlers.reconcile import RECONCILERS, TERMINAL
 
 log = logging.getLogger("modelyard.resync")
 WAITING_KINDS = ("ModelVersion", "ConversionJob", "EvaluationJob")

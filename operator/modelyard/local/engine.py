@@ -15,13 +15,7 @@ from modelyard.api import KINDS
 from modelyard.api.validation import ManifestError, parse_manifest, parse_object
 from modelyard.config import Settings
 from modelyard.core.decision import Event
-from modelyard.handlers.reconcile import (
-    Context,
-    reconcile_conversion,
-    reconcile_evaluation,
-    reconcile_model,
-    reconcile_model_version,
-)
+from modelyard.handlers.reconcile import RECONCILERS, TERMINAL, Context
 from modelyard.local.runner import LocalRunError, finished, local_process, run_process
 from modelyard.local.state import JOB, LocalCluster, now_iso
 from modelyard.manifests import Document
@@ -31,13 +25,6 @@ MAX_ROUNDS = 200
 """A bound on rounds: each one either runs a Job or changes a status; far more than any real
 set of manifests needs, so reaching it means a decision loop, reported as an error."""
 
-TERMINAL = {"Ready", "Succeeded", "Failed"}
-RECONCILE = {
-    "Model": reconcile_model,
-    "ModelVersion": reconcile_model_version,
-    "ConversionJob": reconcile_conversion,
-    "EvaluationJob": reconcile_evaluation,
-}
 
 
 class Reporter:
@@ -126,7 +113,7 @@ class LocalMode:
     def _round(self) -> bool:
         """Reconcile everything once; True when anything was stored."""
         before = self._versions()
-        for kind, reconcile in RECONCILE.items():
+        for kind, reconcile in RECONCILERS.items():
             for obj in self.cluster.list(kind, None):
                 reconcile(self.ctx, obj)  # type: ignore[operator]
         return self._versions() != before

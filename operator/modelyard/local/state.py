@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from modelyard.api import API_VERSION, KINDS
 from modelyard.api.resource import Resource
-from modelyard.api.validation import ManifestError, parse_object
+from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
 JOB = "Job"
 EVENTS = "events.jsonl"
@@ -93,13 +93,7 @@ class LocalCluster:
             return None
 
     def list(self, kind: str, namespace: str | None) -> list[Resource]:
-        parsed = []
-        for body in self.bodies(kind, namespace):
-            try:
-                parsed.append(parse_object(body))
-            except ManifestError:
-                continue
-        return parsed
+        return parse_valid(self.bodies(kind, namespace))
 
     def namespaces(self) -> list[str]:
         found = {p.name for kind in (*KINDS, JOB) if (self.root / kind).is_dir() for p in (self.root / kind).iterdir()}
