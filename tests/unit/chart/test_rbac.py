@@ -1,0 +1,130 @@
+"""RBAC at least privilege: what the operator calls on the API, and nothing more."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support import helm
+from tests.support.helm import CHART, NAMESPACE
+from tests.unit.chart.conftest import VALUES_CASES, VALUES_IDS
+
+NAMESPACED = CHART / "ci" / "namespaced-values.yaml"
+KINDS = ("models", "modelversions", "conversionjobs", "evaluationjobs")
+
+# (apiGroup, resource, verb) the operator needs inside a watched namespace: handlers/kube.py,
+# register.py and Kopf's own watches, patches and events.
+NEEDED = {
+    *((("modelyard.dev", kind, verb) for kind in KINDS for verb in ("get", "list", "watch", "patch"))),
+    ("modelyard.dev", "modelversions", "create"),  # a conversion's output version
+    ("modelyard.dev", "modelversions", "delete"),  # a Model deleted with retention Delete
+    *((("modelyard.dev", f"{kind}/status", "patch") for kind in KINDS)),
+    # Jobs and converted versions carry blockOwnerDeletion owner references.
+    *((("modelyard.dev", f"{kind}/finalizers", "update") for kind in KINDS)),
+    ("batch", "jobs", "create"),
+    ("batch", "jobs", "get"),
+    ("batch", "jobs", "list"),
+    ("batch", "jobs", "watch"),
+    ("", "pods", "list"),
+    ("", "events", "create"),
+}
+FORBIDDEN_RESOURCES = {"secrets", "configmaps", "serviceaccounts", "roles", "rolebindings", "clusterroles",
+                       "clusterrolebindings", "pods/exec", "nodes", "deployments"}
+
+
+def grants(rules: list[dict]) -> set[tuple[str, str, str]]:
+    return {(g, r, v) for rule in rules for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+
+
+def bound_roles(objects: list[dict], service_account: str) -> list[dict]:
+    """The Roles and ClusterRoles bound to `service_account`."""
+    roles = []
+    for binding in helm.find(objects, "RoleBinding") + helm.find(objects, "ClusterRoleBinding"):
+        if any(s["kind"] == "ServiceAccount" and s["name"] == service_account for s in binding["subjects"]):
+            ref = binding["roleRef"]
+            namespace = binding["metadata"].get("namespace") if ref["kind"] == "Role" else None
+            roles.append(helm.one(objects, ref["kind"], ref["name"], namespace))
+    return roles
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=VALUES_IDS)
+def test_no_wildcards_and_no_access_to_secrets_or_rbac(values):
+    for role in helm.find(helm.render(*values), "ClusterRole") + helm.find(helm.render(*values), "Role"):
+        for group, resource, verb in grants(role["rules"]):
+            assert "*" not in (group, resource, verb), role["metadata"]["name"]
+            assert resource not in FORBIDDEN_RESOURCES, f"{role['metadata']['name']} grants {verb} {resource}"
+            assert verb not in ("escalate", "bind", "impersonate", "deletecollection", "update") or resource.endswith("/finalizers")
+
+
+def test_cluster_wide_mode_grants_what_the_operator_calls_cluster_wide():
+    objects = helm.render()
+    (role,) = bound_roles(objects, f"{helm.RELEASE}-operator")
+    assert role["kind"] == "ClusterRole"
+    have = grants(role["rules"])
+    assert NEEDED <= have, f"missing: {sorted(NEEDED - have)}"
+    assert ("", "namespaces", "list") in have  # the periodic resync walks every namespace
+    assert not helm.find(objects, "Role")
+
+
+def test_watch_namespaces_mode_uses_roles_in_each_namespace_only():
+    objects = helm.render(NAMESPACED)
+    roles = bound_roles(objects, f"{helm.RELEASE}-operator")
+    namespaced = [r for r in roles if r["kind"] == "Role"]
+    assert sorted(r["metadata"]["namespace"] for r in namespaced) == ["ml-team-a", "ml-team-b"]
+    for role in namespaced:
+        have = grants(role["rules"])
+        assert NEEDED <= have, f"missing: {sorted(NEEDED - have)}"
+        assert not any(g == "kubeflow.org" for g, _, _ in have)  # rbac.kubeflow: false
+    # What remains cluster-wide is Kopf's read-only observation of CRDs and namespaces.
+    for role in (r for r in roles if r["kind"] == "ClusterRole"):
+        assert grants(role["rules"]) <= {
+            ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+            ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+            ("", "namespaces", "list"),
+            ("", "namespaces", "watch"),
+        }
+    deployment = helm.one(objects, "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert json.loads(env["MODELYARD_NAMESPACES"]) == ["ml-team-a", "ml-team-b"]
+
+
+def test_without_scanning_watch_namespaces_mode_needs_nothing_cluster_wide():
+    objects = helm.render(NAMESPACED, sets=("rbac.scanning=false",))
+    assert not helm.find(objects, "ClusterRole")
+    assert not helm.find(objects, "ClusterRoleBinding")
+
+
+def test_cluster_wide_mode_watches_every_namespace():
+    deployment = helm.one(helm.render(), "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert json.loads(env["MODELYARD_NAMESPACES"]) == []
+
+
+@pytest.mark.parametrize("values", VALUES_CASES, ids=VALUES_IDS)
+def test_workers_get_no_api_access_and_no_token(values: tuple[Path, ...]):
+    objects = helm.render(*values)
+    workers = [sa for sa in helm.find(objects, "ServiceAccount") if sa["metadata"]["name"] == "modelyard-worker"]
+    assert workers
+    for sa in workers:
+        assert sa["automountServiceAccountToken"] is False
+    assert bound_roles(objects, "modelyard-worker") == []
+
+
+def test_worker_service_account_exists_where_worker_jobs_run():
+    """Jobs run in the namespace of their object, with the worker ServiceAccount of that namespace."""
+    def namespaces(objects):
+        return sorted(sa["metadata"]["namespace"] for sa in helm.find(objects, "ServiceAccount", "modelyard-worker"))
+
+    assert namespaces(helm.render()) == [NAMESPACE]
+    assert namespaces(helm.render(NAMESPACED)) == ["ml-team-a", "ml-team-b"]
+    assert namespaces(helm.render(sets=("worker.namespaces={ml-prod,ml-dev}",))) == ["ml-dev", "ml-prod", NAMESPACE]
+
+
+def test_irsa_annotations_land_on_the_worker_service_account():
+    (sa,) = helm.find(helm.render(CHART / "ci" / "irsa-values.yaml"), "ServiceAccount", "modelyard-worker")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == "arn:aws:iam::123456789012:role/modelyard-worker"
+    deployment = helm.one(helm.render(CHART / "ci" / "irsa-values.yaml"), "Deployment")
+    names = {e["name"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert "MODELYARD_STORE_SECRET_NAME" not in names  # no Secret: the pod identity is used
