@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     """Prometheus metrics port."""
     health_port: int = 8081
     """Liveness endpoint port."""
+    store_ca_configmap: str | None = None
+    """ConfigMap with the store's private CA bundle (PEM), mounted into worker pods at
+    /etc/modelyard/ca; like the credentials Secret, it is looked up in each Job's namespace."""
+    store_ca_key: str = "ca.crt"
+    """Key of the PEM bundle in that ConfigMap."""
     s3: S3Settings = Field(default_factory=S3Settings)
     """S3 client settings passed on to workers."""
     jobs: JobDefaults = Field(default_factory=JobDefaults)

@@ -26,6 +26,9 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
     # Kopf adds its finalizer only for deletion handlers, which Modelyard does not use: deletion is
     # level-triggered too, held by core.deletion.FINALIZER.
     kopf_settings.persistence.finalizer = f"{PREFIX}/kopf-finalizer"
+    # The watched resources are fixed (the four kinds) and so are the namespaces (a list, or
+    # cluster-wide): no need to observe CRDs and namespaces, nor the RBAC to do so.
+    kopf_settings.scanning.disabled = True
     kopf_settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     kopf_settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=PREFIX)
     kopf_settings.posting.level = logging.INFO

@@ -29,6 +29,7 @@ from modelyard.workloads.security import NON_ROOT_UID, restricted_security_conte
 WORKER_CONTAINER = "worker"
 USER_ERROR_EXIT_CODE = 1  # the worker's exit code for failures a retry cannot fix
 WORK_DIR = "/work"
+CA_DIR = "/etc/modelyard/ca"
 TEMPLATES_DIR = "/etc/modelyard/templates"
 CREDENTIAL_KEYS = (("AWS_ACCESS_KEY_ID", False), ("AWS_SECRET_ACCESS_KEY", False), ("AWS_SESSION_TOKEN", True))
 
@@ -85,7 +86,7 @@ def _store_env(store: StoreRef, settings: Settings) -> list[dict[str, Any]]:
         "MODELYARD_S3_ENDPOINT": store.endpoint,
         "MODELYARD_S3_REGION": store.region,
         "MODELYARD_S3_ADDRESSING_STYLE": s3.addressing_style,
-        "MODELYARD_S3_CA_BUNDLE": s3.ca_bundle,
+        "MODELYARD_S3_CA_BUNDLE": f"{CA_DIR}/{settings.store_ca_key}" if settings.store_ca_configmap else s3.ca_bundle,
         "MODELYARD_S3_VERIFY_TLS": "true" if s3.verify_tls else "false",
         "MODELYARD_S3_PART_SIZE_MIB": str(s3.part_size_mib),
         "MODELYARD_S3_CONCURRENCY": str(s3.concurrency),
@@ -155,6 +156,9 @@ def build_worker_job(
     for volume, mount_path in shared_volumes or []:
         pod_volumes.append(volume)
         mounts.append({"name": volume["name"], "mountPath": mount_path, "readOnly": True})
+    if settings.store_ca_configmap:
+        mounts.append({"name": "store-ca", "mountPath": CA_DIR, "readOnly": True})
+        pod_volumes.append({"name": "store-ca", "configMap": {"name": settings.store_ca_configmap}})
     if settings.templates_dir is not None:
         env.append({"name": "MODELYARD_TEMPLATE_DIR", "value": TEMPLATES_DIR})
         mounts.append({"name": "templates", "mountPath": TEMPLATES_DIR, "readOnly": True})

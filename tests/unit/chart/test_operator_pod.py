@@ -90,6 +90,8 @@ def test_ca_bundle_is_mounted_where_settings_point():
     mount = next(m for m in container["volumeMounts"] if m["name"] == "ca")
     assert env["MODELYARD_S3_CA_BUNDLE"] == f"{mount['mountPath']}/bundle.pem"
     assert next(v for v in pod["volumes"] if v["name"] == "ca")["configMap"]["name"] == "corporate-ca"
+    # and the operator passes it on to worker pods (workloads/jobs.py mounts it there)
+    assert env["MODELYARD_STORE_CA_CONFIGMAP"] == "corporate-ca" and env["MODELYARD_STORE_CA_KEY"] == "bundle.pem"
 
 
 def test_scheduling_values_reach_the_pod():

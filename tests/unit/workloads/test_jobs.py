@@ -89,6 +89,15 @@ def test_without_secret_the_worker_uses_its_identity():
     assert pod(job)["serviceAccountName"] == "irsa-worker"
 
 
+def test_a_private_ca_reaches_the_worker_from_its_namespace():
+    job = build_import_job(VERSION, MODEL, PROFILES, settings(store_ca_configmap="corporate-ca", store_ca_key="bundle.pem"))
+    assert_valid(job)
+    container = pod(job)["containers"][0]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "store-ca")
+    assert env(job)["MODELYARD_S3_CA_BUNDLE"] == f"{mount['mountPath']}/bundle.pem" and mount["readOnly"]
+    assert next(v for v in pod(job)["volumes"] if v["name"] == "store-ca")["configMap"] == {"name": "corporate-ca"}
+
+
 def test_no_store_anywhere_is_a_clear_error():
     with pytest.raises(NoStoreConfigured, match="chart value store.uri"):
         build_import_job(VERSION, MODEL, PROFILES, Settings())
