@@ -24,6 +24,13 @@ CONVERTED_BY = "modelyard.dev/converted-by"
 WAIT_SECONDS = 15.0
 
 
+def settled(version: ModelVersion) -> bool:
+    """Whether the decision for `version` no longer depends on any Job: it is Ready or Failed
+    (its spec is immutable), or a ConversionJob writes its status."""
+    phase = version.status.phase if version.status else None
+    return phase in ("Ready", "Failed") or CONVERTED_BY in (version.metadata.annotations or {})
+
+
 def decide_model_version(
     version: ModelVersion,
     model: Model | None,

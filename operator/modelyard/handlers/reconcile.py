@@ -18,7 +18,7 @@ from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teard
 from modelyard.core.evaluation import decide_evaluation
 from modelyard.core.jobstate import JobObservation, observe_job
 from modelyard.core.model import model_status
-from modelyard.core.modelversion import CONVERTED_BY, decide_model_version
+from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
 from modelyard.core.training import observe_training_job
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply
@@ -46,6 +46,8 @@ class Context:
     """Models whose versions changed; their status is recomputed in batches (resync.py)."""
     models: dict[tuple[str, str], Model] = field(default_factory=dict)
     """Models as last seen on the watch."""
+    settled_versions: set[tuple[str, str, str | None]] = field(default_factory=set)
+    """Versions (namespace, name, uid) seen Ready or Failed, whose waiting jobs were told."""
 
 
 def _observe(ctx: Context, namespace: str, name: str) -> JobObservation:
@@ -136,11 +138,14 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
         if job is not None:
             reconcile_conversion(ctx, job)
     model = _model(ctx, ns, version.spec.model_ref.name)
-    observed = _observe(ctx, ns, job_name("import", version.name))
-    training = None
-    source = version.spec.source.training_job
-    if source is not None:
-        training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
+    observed, training = JobObservation("Missing"), None
+    if not settled(version):
+        # Only an unsettled version's decision reads its Job (and training job): every later
+        # event of a Ready version (there are several per version) costs no API reads.
+        observed = _observe(ctx, ns, job_name("import", version.name))
+        source = version.spec.source.training_job
+        if source is not None:
+            training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
     decision = decide_model_version(version, model, observed, training, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, version, decision, fresh)
     if current is not None:

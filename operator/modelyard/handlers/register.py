@@ -107,7 +107,9 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
             if kind == "Model":
                 ctx.models.pop((body["metadata"]["namespace"], body["metadata"]["name"]), None)
             if kind == "ModelVersion":
-                ctx.dirty_models.add((body["metadata"]["namespace"], body["spec"]["modelRef"]["name"]))
+                meta = body["metadata"]
+                ctx.dirty_models.add((meta["namespace"], body["spec"]["modelRef"]["name"]))
+                ctx.settled_versions.discard((meta["namespace"], meta["name"], meta.get("uid")))
             return
         obj = _parse(ctx, kind, body)
         if kind == "Model":
@@ -116,5 +118,9 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
         decision = RECONCILERS[kind](ctx, obj)
         if kind == "ModelVersion":
             ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
-            if decision.terminal:
+            key = (obj.namespace, obj.name, obj.metadata.uid)
+            if decision.terminal and key not in ctx.settled_versions:
+                # Jobs waiting on this version look again once it settles (once per version
+                # and operator process), not on each later event of a settled version.
+                ctx.settled_versions.add(key)
                 _dependents(ctx, obj.namespace, obj.name)

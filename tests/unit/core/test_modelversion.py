@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from modelyard.api.validation import parse_object
 from modelyard.config import Settings
 from modelyard.core.jobstate import JobObservation, observe_job
-from modelyard.core.modelversion import CONVERTED_BY, decide_model_version
+from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
 from modelyard.core.training import TrainingObservation, observe_training_job
 from modelyard.workloads.profiles import default_profiles
 from tests.support import builders
@@ -124,3 +124,15 @@ def test_converted_versions_wait_for_their_conversion_job():
     obj["metadata"]["annotations"] = {CONVERTED_BY: "classifier-onnx"}
     decision = decide(obj)
     assert decision.create == [] and decision.status == {} and decision.requeue_after
+
+
+def test_only_an_unsettled_version_needs_its_job_observed():
+    pending = builders.model_version()
+    ready = {**builders.model_version(), "status": {"phase": "Ready"}}
+    failed = {**builders.model_version(), "status": {"phase": "Failed"}}
+    converted = builders.model_version()
+    converted["metadata"]["annotations"] = {CONVERTED_BY: "to-onnx"}
+    assert [settled(parse_object(v)) for v in (pending, ready, failed, converted)] == [False, True, True, True]
+    # and a settled version's decision indeed ignores what a Job would say
+    gone = JobObservation("Failed", None, "JobFailed", "the Job failed")
+    assert decide(ready, job=gone).status == decide(ready).status
