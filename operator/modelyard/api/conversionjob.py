@@ -224,6 +224,9 @@ class Benchmark(ApiModel):
     """Source latency / converted latency at the larger batch."""
     size_ratio: float | None = None
     """Converted size / source size."""
+    measured_on: Annotated[str, Field(max_length=256)] | None = None
+    """Where both were measured: CPU architecture and model, execution provider or device
+    (in local mode this is the local machine, whatever the target hardware)."""
 
 
 class ConversionJobStatus(JobStatus):

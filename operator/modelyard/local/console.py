@@ -73,6 +73,9 @@ class ConsoleReporter(Reporter):
         elif level == "INFO" and _worth_a_line(text):
             self._line(f"    {job}: {text}")
 
+    def note(self, text: str) -> None:
+        self._line(f"note: {text}")
+
     def job_finished(self, job: str, ok: bool) -> None:
         elapsed = time.monotonic() - self._started
         self._line(f"{'✔' if ok else '✘'} {job} {'finished' if ok else 'failed'} in {elapsed:.1f}s")

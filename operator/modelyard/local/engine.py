@@ -7,6 +7,7 @@ create, say) are reported as such, never left silently pending."""
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class Reporter:
     def job_line(self, job: str, line: str) -> None: ...
 
     def job_finished(self, job: str, ok: bool) -> None: ...
+
+    def note(self, text: str) -> None: ...
 
 
 @dataclass
@@ -77,6 +80,7 @@ class LocalMode:
             settings = settings.model_copy(update={"store_uri": (self.home / "store").as_uri()})
         self.settings = settings
         self.reporter = reporter or Reporter()
+        self._noted: set[str] = set()
         self.ctx = Context(kube=self.cluster, settings=settings, profiles=load_profiles(settings.profiles_file),
                            post=self._post)  # type: ignore[arg-type]
 
@@ -126,7 +130,9 @@ class LocalMode:
         pending = self.cluster.pending_jobs()
         for job in pending:
             meta = job["metadata"]
-            command = (job["metadata"].get("labels") or {}).get("app.kubernetes.io/component", "worker")
+            labels = job["metadata"].get("labels") or {}
+            command = labels.get("app.kubernetes.io/component", "worker")
+            self._note_hardware(labels.get("modelyard.dev/hardware", "cpu"))
             self.reporter.job_started(meta["name"], command)
             try:
                 process = local_process(job, self.home)
@@ -137,6 +143,16 @@ class LocalMode:
             self.cluster.finish_job(meta["namespace"], meta["name"], status, pod)
             self.reporter.job_finished(meta["name"], "succeeded" in status)
         return bool(pending)
+
+    def _note_hardware(self, hardware: str) -> None:
+        """Say once per hardware kind that a Job for other hardware runs (and is measured) here."""
+        here = platform.machine().lower()
+        native = {"cpu": here in ("x86_64", "amd64"), "arm": here in ("aarch64", "arm64")}
+        if native.get(hardware, False) or hardware in self._noted:
+            return
+        self._noted.add(hardware)
+        self.reporter.note(f"hardware {hardware} runs on this machine ({here}) in local mode: its latency "
+                           "figures are this machine's, and it needs the hardware's runtime here")
 
     def run(self) -> list[Outcome]:
         """Drive every object to a terminal state (or to a wait nothing here can end)."""

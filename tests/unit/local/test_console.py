@@ -37,3 +37,9 @@ def test_live_output_rewrites_one_status_line():
     text = out.getvalue()
     assert "\r\x1b[K" in text and "convert-x: verify" in text
     assert text.endswith("· ConversionJob/x: Converted: done\n")
+
+
+def test_notes_are_lines_of_their_own():
+    out = io.StringIO()
+    ConsoleReporter(out, live=False).note("hardware gpu runs on this machine")
+    assert out.getvalue() == "note: hardware gpu runs on this machine\n"

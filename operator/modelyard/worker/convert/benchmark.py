@@ -55,7 +55,35 @@ def benchmark(source: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
     size = _ratio(output.get("sizeBytes"), source.get("sizeBytes"))
     if size is not None:
         body["sizeRatio"] = size
+    body["measuredOn"] = machine()
     return body
+
+
+def machine() -> str:
+    """This machine as the benchmark saw it, e.g. `x86_64, 2 CPUs, Intel(R) Xeon(R) ...`."""
+    import os
+    import platform
+    import sys
+
+    parts = [platform.machine() or "unknown", f"{os.cpu_count() or 0} CPUs"]
+    model = _cpu_model()
+    if model:
+        parts.append(model)
+    torch = sys.modules.get("torch")  # a GPU is named only where torch is loaded already
+    if torch is not None and torch.cuda.is_available():
+        parts.append(torch.cuda.get_device_name(0))
+    return ", ".join(parts)[:256]
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.lower().startswith(("model name", "cpu model", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
 
 
 def summary(bench: dict[str, Any]) -> str:

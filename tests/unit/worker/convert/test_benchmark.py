@@ -32,3 +32,13 @@ def test_speedups_and_summary():
     assert body["speedupBatch1"] == round(12 / 70, 3) and body["speedupBatchN"] == 2.0 and body["sizeRatio"] == 0.25
     assert Benchmark.model_validate(body).speedup_batch_n == 2.0
     assert summary(body) == "5.85x SLOWER at batch 1, 2.00x faster at batch 8, size x0.25"
+
+
+def test_the_benchmark_says_where_it_was_measured():
+    import platform
+
+    from modelyard.worker.convert.benchmark import benchmark
+
+    body = benchmark({"latencyP50MsBatch1": 2.0}, {"latencyP50MsBatch1": 1.0})
+    assert body["speedupBatch1"] == 2.0
+    assert body["measuredOn"].startswith(platform.machine()) and "CPUs" in body["measuredOn"]
