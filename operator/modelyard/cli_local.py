@@ -77,11 +77,11 @@ def delete(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     mode = _mode(args)
-    if not mode.delete(kind, args.name):
-        print(f'error: {kind} "{args.name}" not found', file=sys.stderr)
+    if not mode.delete(kind, args.name, args.namespace):
+        print(f'error: {kind} "{args.name}" not found in namespace {args.namespace}', file=sys.stderr)
         return 1
     mode.run()
-    gone = mode.cluster.read(kind, "default", args.name) is None
+    gone = mode.cluster.read(kind, args.namespace, args.name) is None
     print(f'{kind.lower()}.modelyard.dev "{args.name}" {"deleted" if gone else "is being deleted"}')
     return 0 if gone else 1
 
@@ -110,6 +110,7 @@ def add_local_commands(sub: Any) -> None:
     deleter = commands.add_parser("delete", help="delete an object; stored artifacts follow the Model's retention")
     deleter.add_argument("kind")
     deleter.add_argument("name")
+    deleter.add_argument("-n", "--namespace", default="default", help="the object's namespace (default: default)")
     with_home(deleter)
     deleter.set_defaults(run=delete)
 
