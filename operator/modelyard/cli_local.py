@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from modelyard import cli_views
 
@@ -58,14 +60,38 @@ def apply(args: argparse.Namespace) -> int:
         print("error: no objects passed to apply", file=sys.stderr)
         return 1
     mode = _mode(args)
-    admission = mode.admit(docs)
-    for what, verb in admission.applied:
-        print(f"{what.lower().replace('/', '.modelyard.dev/', 1)} {verb}")
-    for where, message in admission.rejected:
-        print(f"error: {where}: {message}", file=sys.stderr)
-    outcomes = mode.run()
-    code = _report_outcomes(mode, outcomes)
+    with _exclusive(mode) as busy:
+        if busy:
+            return busy
+        admission = mode.admit(docs)
+        for what, verb in admission.applied:
+            print(f"{what.lower().replace('/', '.modelyard.dev/', 1)} {verb}")
+        for where, message in admission.rejected:
+            print(f"error: {where}: {message}", file=sys.stderr)
+        try:
+            outcomes = mode.run()
+        except KeyboardInterrupt:
+            print("\ninterrupted: what finished is recorded; apply again to go on", file=sys.stderr)
+            return 130
+        code = _report_outcomes(mode, outcomes)
     return 1 if admission.rejected else code
+
+
+@contextlib.contextmanager
+def _exclusive(mode: Any) -> Iterator[int]:
+    """One `local apply` or `local delete` at a time per home (yields 1 when another holds it)."""
+    lock = (mode.cluster.root / ".lock").open("w")
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"error: another modelyard local command is working in {mode.home}; wait for it to finish",
+                  file=sys.stderr)
+            yield 1
+            return
+        yield 0
+    finally:
+        lock.close()
 
 
 def delete(args: argparse.Namespace) -> int:
@@ -77,11 +103,14 @@ def delete(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     mode = _mode(args)
-    if not mode.delete(kind, args.name, args.namespace):
-        print(f'error: {kind} "{args.name}" not found in namespace {args.namespace}', file=sys.stderr)
-        return 1
-    mode.run()
-    gone = mode.cluster.read(kind, args.namespace, args.name) is None
+    with _exclusive(mode) as busy:
+        if busy:
+            return busy
+        if not mode.delete(kind, args.name, args.namespace):
+            print(f'error: {kind} "{args.name}" not found in namespace {args.namespace}', file=sys.stderr)
+            return 1
+        mode.run()
+        gone = mode.cluster.read(kind, args.namespace, args.name) is None
     print(f'{kind.lower()}.modelyard.dev "{args.name}" {"deleted" if gone else "is being deleted"}')
     return 0 if gone else 1
 

@@ -48,3 +48,18 @@ def test_create_of_an_existing_child_is_a_no_op(tmp_path: Path):
     cluster.create(job)
     assert cluster.get_job("default", "j")["status"] == {"succeeded": 1}
     assert cluster.pending_jobs() == []
+
+
+def test_one_local_command_at_a_time_per_home(tmp_path: Path, capsys):
+    import fcntl
+
+    from modelyard.cli import main
+
+    (tmp_path / "m.yaml").write_text("apiVersion: modelyard.dev/v1alpha1\nkind: Model\nmetadata: {name: m}\nspec: {task: other}\n")
+    state = tmp_path / "home" / "state"
+    state.mkdir(parents=True)
+    with (state / ".lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert main(["local", "apply", "-f", str(tmp_path / "m.yaml"), "--home", str(tmp_path / "home")]) == 1
+    assert "another modelyard local command is working" in capsys.readouterr().err
+    assert LocalCluster(state).read("Model", "default", "m") is None
