@@ -49,6 +49,7 @@ def _report_outcomes(mode: Any, outcomes: list[Any]) -> int:
 
 
 def apply(args: argparse.Namespace) -> int:
+    from modelyard.local.engine import NotSettling
     from modelyard.manifests import ManifestFileError, load
 
     try:
@@ -73,6 +74,9 @@ def apply(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("\ninterrupted: what finished is recorded; apply again to go on", file=sys.stderr)
             return 130
+        except NotSettling as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         code = _report_outcomes(mode, outcomes)
     return 1 if admission.rejected else code
 

@@ -28,6 +28,10 @@ set of manifests needs, so reaching it means a decision loop, reported as an err
 
 
 
+class NotSettling(RuntimeError):
+    """Rounds kept changing objects: a bug in a decision, reported instead of looping forever."""
+
+
 class Reporter:
     """What local mode tells the user; the CLI's progress display implements it."""
 
@@ -161,7 +165,8 @@ class LocalMode:
             ran = self._run_jobs()
             if not changed and not ran:
                 return self.outcomes()
-        raise RuntimeError(f"local mode did not settle in {MAX_ROUNDS} rounds; state is in {self.cluster.root}")
+        raise NotSettling(f"local mode did not settle in {MAX_ROUNDS} rounds (a decision loop: please report it); "
+                          f"the state is in {self.cluster.root}")
 
     def outcomes(self) -> list[Outcome]:
         found = []
