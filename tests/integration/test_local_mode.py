@@ -204,3 +204,23 @@ def test_static_int8_openvino_and_csv_examples_run_locally(trained: Path, tmp_pa
     assert conversions["classifier-1-1-0-int8-arm"]["status"]["verification"]["top1Agreement"] >= 0.98
     assert items(capsys, home, "mv")["classifier-1-1-0-openvino"]["spec"]["format"] == "openvino"
     assert items(capsys, home, "evj")["churn-eval"]["status"]["results"]["f1"] > 0.8
+
+
+def test_a_training_job_source_imports_its_output_locally(trained: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]):
+    """Local mode runs no training jobs: the one named counts as done, its outputUri is
+    imported and the job is recorded in lineage (the example, retargeted at the quickstart's
+    training output)."""
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml",))
+    example = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "import" / "from-training-job.yaml").read_text())
+    example["spec"].update(modelRef={"name": "digits"}, format="safetensors")
+    example["spec"]["source"]["trainingJob"]["outputUri"] = (trained / "digits-train" / "model.safetensors").as_uri()
+    (manifests / "02-trained.yaml").write_text(yaml.safe_dump(example))
+    home = tmp_path / "home"
+    code, _, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0, err
+    version = items(capsys, home, "mv")["classifier-1-1-0"]
+    assert version["status"]["phase"] == "Ready"
+    manifest = json.loads((Path(version["status"]["artifact"]["uri"].removeprefix("file://")) / "manifest.json").read_text())
+    assert manifest["lineage"]["trainingJob"] == "classifier-train-43"
+    assert manifest["lineage"]["trainingJobKind"] == "PyTorchJob"
