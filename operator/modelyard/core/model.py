@@ -36,7 +36,9 @@ def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> d
     """The Model's status from its versions (those whose spec.modelRef names it)."""
     mine = sorted(
         (v for v in versions if v.spec.model_ref.name == model.name),
-        key=lambda v: (SemVer(v.spec.version), v.name),
+        # Build metadata does not order versions (semver): among equals, the plain release
+        # (1.0.0) counts as later than its conversions (1.0.0+onnx-int8.arm), then by name.
+        key=lambda v: (SemVer(v.spec.version), "+" not in v.spec.version, v.name),
     )
     ready = [v for v in mine if v.status and v.status.phase == "Ready"]
     latest = ready[-1].name if ready else None

@@ -37,3 +37,10 @@ def test_no_ready_version():
     status = model_status(parse_object(builders.model()), [version("a", "1.0.0")], NOW)
     assert status["phase"] == "Pending" and "latestReadyVersion" not in status
     assert status["conditions"][0]["reason"] == "NoReadyVersion"
+
+
+def test_the_release_is_latest_among_its_conversions():
+    versions = [version("digits-1-0-0", "1.0.0", "Ready"), version("digits-onnx-cpu", "1.0.0+onnx.cpu", "Ready"),
+                version("digits-int8", "1.0.0+onnx-int8.arm", "Ready")]
+    status = model_status(parse_object(builders.model()), versions, NOW)
+    assert status["latestReadyVersion"] == "digits-1-0-0"
