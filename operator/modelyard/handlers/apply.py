@@ -51,3 +51,14 @@ def invalid_status(body: dict[str, Any], message: str, now: Any) -> dict[str, An
     conditions = set_condition(previous.get("conditions") or [], C.READY, False, "InvalidSpec", message, now)
     conditions = set_condition(conditions, C.STALLED, True, "InvalidSpec", message, now)
     return {**previous, "phase": "Failed", "message": message, "conditions": conditions}
+
+
+def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal but for when conditions last changed (a decision made again on an older body
+    stamps its transitions anew)."""
+
+    def essence(status: dict[str, Any]) -> dict[str, Any]:
+        conditions = [{k: v for k, v in c.items() if k != "lastTransitionTime"} for c in status.get("conditions") or []]
+        return {**status, "conditions": conditions}
+
+    return essence(a) == essence(b)

@@ -21,7 +21,7 @@ from modelyard.core.model import model_status
 from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
 from modelyard.core.training import observe_training_job
 from modelyard.handlers import metrics
-from modelyard.handlers.apply import apply
+from modelyard.handlers.apply import apply, same_status
 from modelyard.handlers.kube import Kube
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
@@ -46,6 +46,10 @@ class Context:
     """Models whose versions changed; their status is recomputed in batches (resync.py)."""
     models: dict[tuple[str, str], Model] = field(default_factory=dict)
     """Models as last seen on the watch."""
+    written: dict[tuple[str, str, str, str | None], dict[str, Any]] = field(default_factory=dict)
+    """The status last written per object (kind, namespace, name, uid)."""
+    finalized: set[tuple[str, str, str, str | None]] = field(default_factory=set)
+    """Objects this process gave our finalizer."""
     settled_versions: set[tuple[str, str, str | None]] = field(default_factory=set)
     """Versions (namespace, name, uid) seen Ready or Failed, whose waiting jobs were told."""
 
@@ -91,7 +95,15 @@ def _current(ctx: Context, obj: Any, decision: Decision, fresh: bool) -> Any | N
 
 def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
     previous = obj.status.to_dict() if obj.status else {}
+    key = (obj.kind, obj.namespace, obj.name, obj.metadata.uid)
+    written = ctx.written.get(key)
+    if not decision.create and not decision.updates and written is not None and same_status(decision.status, written):
+        # The body predates our own last write (the watch has not delivered it yet): that
+        # write, and its events, already carried this decision.
+        return decision
     apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
+    if decision.status != previous:
+        ctx.written[key] = decision.status
     metrics.observe(obj.kind, _hardware(obj), previous, decision.status)
     return decision
 
@@ -99,8 +111,10 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
 def ensure_finalizer(ctx: Context, obj: Any) -> None:
     """Hold the object until its teardown ran (retention of stored artifacts)."""
     finalizers = list(obj.metadata.finalizers or [])
-    if FINALIZER not in finalizers:
+    key = (obj.kind, obj.namespace, obj.name, obj.metadata.uid)
+    if FINALIZER not in finalizers and key not in ctx.finalized:  # else a body older than our patch
         ctx.kube.set_finalizers(obj.kind, obj.namespace, obj.name, [*finalizers, FINALIZER])
+        ctx.finalized.add(key)
 
 
 def _release(ctx: Context, obj: Any) -> None:

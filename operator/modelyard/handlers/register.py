@@ -104,6 +104,9 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-event", when=mine)
     def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
         if event.get("type") == "DELETED":
+            meta = body["metadata"]
+            ctx.written.pop((kind, meta["namespace"], meta["name"], meta.get("uid")), None)
+            ctx.finalized.discard((kind, meta["namespace"], meta["name"], meta.get("uid")))
             if kind == "Model":
                 ctx.models.pop((body["metadata"]["namespace"], body["metadata"]["name"]), None)
             if kind == "ModelVersion":
