@@ -224,3 +224,34 @@ def test_a_training_job_source_imports_its_output_locally(trained: Path, tmp_pat
     manifest = json.loads((Path(version["status"]["artifact"]["uri"].removeprefix("file://")) / "manifest.json").read_text())
     assert manifest["lineage"]["trainingJob"] == "classifier-train-43"
     assert manifest["lineage"]["trainingJobKind"] == "PyTorchJob"
+
+
+def test_local_mode_with_an_s3_store(trained: Path, tmp_path: Path, bucket: str, s3_env,
+                                     capsys: pytest.CaptureFixture[str]):
+    """A Model's S3 storage is honoured locally (credentials from the caller's environment),
+    and `local report` downloads the report from there."""
+    from modelyard.storage.layout import verify_version
+    from modelyard.storage.open import open_store
+
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained)
+    model = yaml.safe_load((manifests / "01-model.yaml").read_text())
+    model["spec"]["storage"] = {"uri": f"s3://{bucket}/models", "endpoint": s3_env.endpoint, "region": "us-east-1"}
+    (manifests / "01-model.yaml").write_text(yaml.safe_dump(model))
+    conversions = [d for d in yaml.safe_load_all((manifests / "03-conversions.yaml").read_text())
+                   if d["metadata"]["name"] == "digits-onnx-cpu"]
+    (manifests / "03-conversions.yaml").write_text(yaml.safe_dump_all(conversions))
+    evaluations = [d for d in yaml.safe_load_all((manifests / "04-evaluations.yaml").read_text())
+                   if d["metadata"]["name"] == "digits-onnx-cpu-eval"]
+    (manifests / "04-evaluations.yaml").write_text(yaml.safe_dump_all(evaluations))
+    home = tmp_path / "home"
+    code, _, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
+    assert code == 0, err
+    assert items(capsys, home, "mv")["digits-onnx-cpu"]["status"]["artifact"]["uri"] == \
+        f"s3://{bucket}/models/default/digits/1.0.0+onnx.cpu/"
+    verify_version(open_store(f"s3://{bucket}/models"), "default/digits/1.0.0+onnx.cpu")
+    assert not (home / "store").exists(), "nothing went to the local default store"
+    code, out, err = run(capsys, "local", "report", "digits-onnx-cpu-eval", "--home", str(home),
+                         "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    assert (tmp_path / "report" / "report.html").is_file() and (tmp_path / "report" / "confusion-matrix.png").is_file()
+    assert out.startswith("PASSED")
