@@ -62,15 +62,30 @@ class ApiModel(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
 
 
+_UNIQUE_LISTS: dict[type, list[tuple[str, str | None, str, list[str]]]] = {}
+
+
+def _unique_lists(cls: type[ApiModel]) -> list[tuple[str, str | None, str, list[str]]]:
+    """(name, alias, list type, map keys) of the fields with unique items, once per class
+    (every object of a list is parsed: this runs for each)."""
+    found = _UNIQUE_LISTS.get(cls)
+    if found is None:
+        found = []
+        for name, field in cls.model_fields.items():
+            extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+            list_type = extra.get("x-kubernetes-list-type")
+            if list_type in ("set", "map"):
+                found.append((name, field.alias, list_type, list(extra.get("x-kubernetes-list-map-keys", []))))
+        _UNIQUE_LISTS[cls] = found
+    return found
+
+
 def _check_unique_lists(obj: ApiModel) -> None:
     """Enforce `x-kubernetes-list-type` set/map uniqueness the way the API server does."""
-    for name, field in type(obj).model_fields.items():
-        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        list_type = extra.get("x-kubernetes-list-type")
+    for name, alias, list_type, keys in _unique_lists(type(obj)):
         items = getattr(obj, name)
-        if list_type not in ("set", "map") or not items:
+        if not items:
             continue
-        keys = extra.get("x-kubernetes-list-map-keys", [])
         seen: set[Any] = set()
         for index, item in enumerate(items):
             key = tuple(getattr(item, k) for k in keys) if list_type == "map" else item
@@ -79,7 +94,7 @@ def _check_unique_lists(obj: ApiModel) -> None:
                     DUPLICATE_ERROR,
                     "Duplicate value",
                     {
-                        "field": field.alias or name,
+                        "field": alias or name,
                         "index": index,
                         "value": dict(zip(keys, key, strict=True)) if list_type == "map" else item,
                     },

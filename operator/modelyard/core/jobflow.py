@@ -8,7 +8,7 @@ from modelyard.api import conditions as C
 from modelyard.api.resource import Resource
 from modelyard.core.decision import Decision, Event
 from modelyard.core.jobstate import JobObservation
-from modelyard.core.status import StatusBuilder, stamp
+from modelyard.core.status import StatusBuilder
 from modelyard.workloads.jobs import NoStoreConfigured
 
 
@@ -33,16 +33,21 @@ def follow_job(
             manifest = build()
         except NoStoreConfigured as error:
             return Decision(status=status.failed("NoStoreConfigured", str(error)), events=[Event("Warning", "NoStoreConfigured", str(error))])
-        status.body.update(jobName=name, startTime=stamp(status.now), progress=f"{verb} Job created")
         message = f"{verb} with Job {name}"
         return Decision(
-            status=status.waiting(running_phase, "JobCreated", message),
+            status=_created(status, name, verb, message, running_phase),
             create=[manifest],
             events=[Event("Normal", "JobCreated", message)],
         )
+    if job.phase == "Pending" and job.reason == "Pending":
+        # Created and not started: the status written at creation, whichever body (older or
+        # newer than that write, or none for an adopted Job) this is decided on.
+        return Decision(status=_created(status, name, verb, f"{verb} with Job {name}", running_phase))
     status.body["jobName"] = name
     if job.start_time:
-        status.body.setdefault("startTime", job.start_time)
+        # The Job's own start, once it has one: a decision made on any body, older or newer,
+        # then writes the same status.
+        status.body["startTime"] = job.start_time
     if job.phase in ("Pending", "Running"):
         status.body["progress"] = job.message
         return Decision(status=status.waiting(running_phase, job.reason or "Running", job.message))
@@ -56,6 +61,12 @@ def follow_job(
             status.condition(C.COMPLETE, False, reason, message)
         return Decision(status=status.failed(reason, message), events=[Event("Warning", reason, message)])
     return None
+
+
+def _created(status: StatusBuilder, name: str, verb: str, message: str, running_phase: str) -> dict[str, Any]:
+    # No startTime of our own: the Job's, once it has started, is the one recorded.
+    status.body.update(jobName=name, progress=f"{verb} Job created")
+    return status.waiting(running_phase, "JobCreated", message)
 
 
 def succeed(status: StatusBuilder, reason: str, message: str) -> dict[str, Any]:

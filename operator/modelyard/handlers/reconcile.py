@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -22,6 +24,7 @@ from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, sett
 from modelyard.core.training import observe_training_job
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status
+from modelyard.handlers.cache import Seen
 from modelyard.handlers.kube import Kube
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
@@ -44,31 +47,72 @@ class Context:
     clock: Clock = utcnow
     dirty_models: set[tuple[str, str]] = field(default_factory=set)
     """Models whose versions changed; their status is recomputed in batches (resync.py)."""
-    models: dict[tuple[str, str], Model] = field(default_factory=dict)
-    """Models as last seen on the watch."""
+    seen: Seen = field(default_factory=Seen)
+    """Objects and Jobs as last seen on the watches (filled by register.py; empty in local mode)."""
     written: dict[tuple[str, str, str, str | None], dict[str, Any]] = field(default_factory=dict)
     """The status last written per object (kind, namespace, name, uid)."""
     finalized: set[tuple[str, str, str, str | None]] = field(default_factory=set)
     """Objects this process gave our finalizer."""
     settled_versions: set[tuple[str, str, str | None]] = field(default_factory=set)
     """Versions (namespace, name, uid) seen Ready or Failed, whose waiting jobs were told."""
+    locks: dict[tuple[str, str, str], threading.RLock] = field(default_factory=dict)
+    """One per object: its reconciles (from its own events, its Job's, a version it waits
+    on, the resync) run one at a time, each reading after the previous one wrote."""
+    locks_guard: threading.Lock = field(default_factory=threading.Lock)
 
 
-def _observe(ctx: Context, namespace: str, name: str) -> JobObservation:
-    job = ctx.kube.get_job(namespace, name)
+def serialized(reconcile: Callable[..., Decision]) -> Callable[..., Decision]:
+    """Run `reconcile(ctx, obj, ...)` under the object's lock: two at once, deciding on what
+    each read before the other wrote, would write in either order and regress the status."""
+
+    @functools.wraps(reconcile)
+    def locked(ctx: Context, obj: Any, *args: Any, **kwargs: Any) -> Decision:
+        key = (obj.kind, obj.namespace, obj.name)
+        with ctx.locks_guard:
+            lock = ctx.locks.setdefault(key, threading.RLock())
+        with lock:
+            return reconcile(ctx, obj, *args, **kwargs)
+
+    return locked
+
+
+def read(ctx: Context, kind: str, namespace: str, name: str, fresh: bool = False) -> Any | None:
+    """An object as last seen on the watch, else (or when `fresh`) as the API has it now."""
+    seen = None if fresh else ctx.seen.get(kind, namespace, name)
+    return seen if seen is not None else ctx.kube.get(kind, namespace, name)
+
+
+def _observe(ctx: Context, namespace: str, name: str, fresh: bool = False) -> JobObservation:
+    if fresh:
+        job = ctx.kube.get_job(namespace, name)
+        if job is not None:
+            ctx.seen.put_job(namespace, name, job)
+    else:
+        # Not seen on the watch is taken as Missing without asking: what follows from a
+        # missing Job (creating it, failing) is decided again on fresh reads.
+        job = ctx.seen.get("Job", namespace, name) if ctx.seen.watching_jobs else ctx.kube.get_job(namespace, name)
     if job is None:
         return JobObservation("Missing")
     status = job.get("status") or {}
     finished = any(c.get("status") == "True" for c in status.get("conditions") or [])
-    # Pods matter once the Job finished (termination message) or while none runs (a failing
-    # init container or image pull); a running pod says nothing new.
-    pods = ctx.kube.job_pods(namespace, name) if finished or not status.get("active") else []
-    return observe_job(job, pods)
+    # Pods matter once the Job finished (termination message), or while none runs when an
+    # init container may be failing (image pull, image-source copy); otherwise they say nothing new.
+    uid = (job.get("metadata") or {}).get("uid")
+    memo = ctx.seen.recall(namespace, name, uid) if finished and not fresh else None
+    if memo is not None:
+        return memo
+    init = bool(((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("initContainers"))
+    pods = ctx.kube.job_pods(namespace, name) if finished or (init and not status.get("active")) else []
+    observation = observe_job(job, pods)
+    if finished and ctx.seen.watching_jobs:
+        ctx.seen.remember(namespace, name, uid, observation)
+    return observation
 
 
 def _model(ctx: Context, namespace: str, name: str) -> Model | None:
-    cached = ctx.models.get((namespace, name))
-    return cached if cached is not None else ctx.kube.get("Model", namespace, name)
+    # Never read fresh: what a decision takes from its Model (task, labels, retention) does
+    # not make a Job or a failure wrong, and a Model's status (all its versions) is large.
+    return read(ctx, "Model", namespace, name)
 
 
 def _hardware(obj: Any) -> str:
@@ -102,6 +146,10 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
         # write, and its events, already carried this decision.
         return decision
     apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
+    for manifest in decision.create:
+        if manifest["kind"] == "Job" and ctx.seen.watching_jobs:
+            # It exists now: until the watch delivers it, it is not taken for a deleted one.
+            ctx.seen.put_job(manifest["metadata"]["namespace"], manifest["metadata"]["name"], manifest)
     if decision.status != previous:
         ctx.written[key] = decision.status
     metrics.observe(obj.kind, _hardware(obj), previous, decision.status)
@@ -138,6 +186,7 @@ def _teardown(ctx: Context, obj: Any, teardown: Teardown) -> Decision:
     return Decision(status=status)
 
 
+@serialized
 def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = False) -> Decision:
     ns = version.namespace
     if version.metadata.deletion_timestamp:
@@ -148,7 +197,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     converter = (version.metadata.annotations or {}).get(CONVERTED_BY)
     if converter and not (version.status and version.status.phase):
         # Created by a ConversionJob that has not recorded its status yet: let it do so.
-        job = ctx.kube.get("ConversionJob", ns, converter)
+        job = read(ctx, "ConversionJob", ns, converter)
         if job is not None:
             reconcile_conversion(ctx, job)
     model = _model(ctx, ns, version.spec.model_ref.name)
@@ -156,7 +205,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     if not settled(version):
         # Only an unsettled version's decision reads its Job (and training job): every later
         # event of a Ready version (there are several per version) costs no API reads.
-        observed = _observe(ctx, ns, job_name("import", version.name))
+        observed = _observe(ctx, ns, job_name("import", version.name), fresh)
         source = version.spec.source.training_job
         if source is not None:
             training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
@@ -167,11 +216,12 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     return _apply(ctx, version, decision)
 
 
+@serialized
 def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) -> Decision:
     ns = job.namespace
-    source = ctx.kube.get("ModelVersion", ns, job.spec.source_ref.name)
+    source = read(ctx, "ModelVersion", ns, job.spec.source_ref.name, fresh)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
-    observed = _observe(ctx, ns, job_name("convert", job.name))
+    observed = _observe(ctx, ns, job_name("convert", job.name), fresh)
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -179,12 +229,13 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
     return _apply(ctx, job, decision)
 
 
+@serialized
 def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) -> Decision:
     ns = job.namespace
-    version = ctx.kube.get("ModelVersion", ns, job.spec.model_version_ref.name)
-    baseline = ctx.kube.get("ModelVersion", ns, job.spec.baseline_ref.name) if job.spec.baseline_ref else None
+    version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
+    baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
-    observed = _observe(ctx, ns, job_name("evaluate", job.name))
+    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh)
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -196,6 +247,7 @@ def reconcile_model(ctx: Context, model: Model) -> Decision:
     return reconcile_model_with(ctx, model, ctx.kube.list("ModelVersion", model.namespace))
 
 
+@serialized
 def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion]) -> Decision:
     if model.metadata.deletion_timestamp:
         return _teardown(ctx, model, teardown_model(model, versions))

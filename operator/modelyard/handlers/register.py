@@ -26,6 +26,7 @@ from modelyard.handlers.reconcile import (
     reconcile_evaluation,
     reconcile_model,
     reconcile_model_version,
+    read,
 )
 
 log = logging.getLogger("modelyard.operator")
@@ -48,17 +49,18 @@ def _parse(ctx: Context, kind: str, body: dict[str, Any]) -> Any:
 
 def reconcile(ctx: Context, kind: str, namespace: str, name: str) -> None:
     """Reconcile an object by name (used when something it depends on changed)."""
-    obj = ctx.kube.get(kind, namespace, name)
+    obj = read(ctx, kind, namespace, name)
     if obj is not None:
         RECONCILERS[kind](ctx, obj)
 
 
 def _dependents(ctx: Context, namespace: str, version: str) -> None:
-    """A version changed: its Model and the jobs that wait on it look again."""
-    for job in ctx.kube.list("ConversionJob", namespace):
+    """A version settled: the jobs that wait on it look again. (Those not seen on the watch
+    yet will see the version when they are.)"""
+    for job in ctx.seen.of_kind("ConversionJob", namespace):
         if job.spec.source_ref.name == version and (job.status is None or job.status.phase not in TERMINAL):
             reconcile_conversion(ctx, job)
-    for job in ctx.kube.list("EvaluationJob", namespace):
+    for job in ctx.seen.of_kind("EvaluationJob", namespace):
         refs = {job.spec.model_version_ref.name, job.spec.baseline_ref.name if job.spec.baseline_ref else None}
         if version in refs and (job.status is None or job.status.phase not in TERMINAL):
             reconcile_evaluation(ctx, job)
@@ -67,7 +69,6 @@ def _dependents(ctx: Context, namespace: str, version: str) -> None:
 def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
     """Its status is refreshed in batches (most Model events are our own status writes); a
     Model that just appeared unblocks the versions waiting for it."""
-    ctx.models[(model.namespace, model.name)] = model
     if model.metadata.deletion_timestamp or not (model.metadata.finalizers and FINALIZER in model.metadata.finalizers):
         reconcile_model(ctx, model)
     if event_type in (None, "ADDED"):
@@ -82,6 +83,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
     """Register the handlers of all kinds on `registry`."""
     for kind in KINDS:
         _register_kind(registry, ctx, kind)
+    ctx.seen.watching_jobs = True
 
     def is_worker_job(body: Any, **_: Any) -> bool:
         labels = body.get("metadata", {}).get("labels") or {}
@@ -89,9 +91,14 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
 
     @kopf.on.event("batch", "v1", "jobs", labels=MANAGED, when=is_worker_job, registry=registry, id="worker-jobs")
     def worker_job_changed(body: Any, event: dict[str, Any], **_: Any) -> None:
-        for owner in body.get("metadata", {}).get("ownerReferences") or []:
-            if owner.get("kind") in RECONCILERS and event.get("type") != "DELETED":
-                reconcile(ctx, owner["kind"], body["metadata"]["namespace"], owner["name"])
+        meta = body["metadata"]
+        if event.get("type") == "DELETED":
+            ctx.seen.drop("Job", meta["namespace"], meta["name"])
+            return
+        ctx.seen.put_job(meta["namespace"], meta["name"], dict(body))
+        for owner in meta.get("ownerReferences") or []:
+            if owner.get("kind") in RECONCILERS:
+                reconcile(ctx, owner["kind"], meta["namespace"], owner["name"])
 
 
 def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> None:
@@ -107,14 +114,15 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
             meta = body["metadata"]
             ctx.written.pop((kind, meta["namespace"], meta["name"], meta.get("uid")), None)
             ctx.finalized.discard((kind, meta["namespace"], meta["name"], meta.get("uid")))
-            if kind == "Model":
-                ctx.models.pop((body["metadata"]["namespace"], body["metadata"]["name"]), None)
+            ctx.seen.drop(kind, meta["namespace"], meta["name"])
+            ctx.locks.pop((kind, meta["namespace"], meta["name"]), None)
             if kind == "ModelVersion":
                 meta = body["metadata"]
                 ctx.dirty_models.add((meta["namespace"], body["spec"]["modelRef"]["name"]))
                 ctx.settled_versions.discard((meta["namespace"], meta["name"], meta.get("uid")))
             return
         obj = _parse(ctx, kind, body)
+        ctx.seen.put(kind, obj.namespace, obj.name, obj)
         if kind == "Model":
             _model_changed(ctx, obj, event.get("type"))
             return

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from modelyard.handlers.reconcile import Context, reconcile_model_with
+from modelyard.handlers.reconcile import Context, read, reconcile_model_with
 from modelyard.handlers.reconcile import RECONCILERS, TERMINAL
 
 log = logging.getLogger("modelyard.resync")
@@ -33,15 +33,15 @@ MODEL_BATCH_SECONDS = 0.25
 
 
 def refresh_models(ctx: Context) -> int:
-    """Recompute the status of every Model whose versions changed (one list per namespace)."""
+    """Recompute the status of every Model whose versions changed, from the versions as the
+    watch delivered them (each version event marks its Model dirty again, so the status
+    follows them; the resync marks every Model dirty, so it catches up with any it missed)."""
     dirty, ctx.dirty_models = ctx.dirty_models, set()
-    namespaces = sorted({ns for ns, _ in dirty})
-    for namespace in namespaces:
-        versions = ctx.kube.list("ModelVersion", namespace)
-        for ns, name in sorted(dirty):
-            model = ctx.kube.get("Model", ns, name) if ns == namespace else None
-            if model is not None:
-                reconcile_model_with(ctx, model, versions)
+    for namespace, name in sorted(dirty):
+        model = read(ctx, "Model", namespace, name)
+        if model is not None:
+            versions = [v for v in ctx.seen.of_kind("ModelVersion", namespace) if v.spec.model_ref.name == name]
+            reconcile_model_with(ctx, model, versions)
     return len(dirty)
 
 

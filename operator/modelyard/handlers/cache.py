@@ -1,0 +1,75 @@
+"""The latest body of each watched object, as the watches delivered it.
+
+Every reconcile used to read what it depends on (the owner of a Job, the Job, the source
+version, the jobs waiting on a version) from the API server: about twenty requests per
+ModelVersion. The watches deliver those bodies anyway; reads come from here instead, like an
+informer's store. Unlike an informer there is no list-before-watch guarantee, so an object
+absent here is read from the API (`Reader`), and decisions that cannot be undone (creating a
+Job, failing) are made again on fresh reads (see reconcile.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+
+class Seen:
+    """Bodies by kind, namespace and name: parsed Modelyard objects, Jobs as plain dicts."""
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.watching_jobs = False
+        """Whether worker Jobs arrive here from a watch (not in local mode, which has none)."""
+        self._finished: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+    def put(self, kind: str, namespace: str, name: str, body: Any) -> None:
+        with self._lock:
+            self._bodies.setdefault((kind, namespace), {})[name] = body
+
+    def drop(self, kind: str, namespace: str, name: str) -> None:
+        with self._lock:
+            self._bodies.get((kind, namespace), {}).pop(name, None)
+            if kind == "Job":
+                self._finished.pop((namespace, name), None)
+
+    def remember(self, namespace: str, name: str, uid: Any, observation: Any) -> None:
+        """What a finished Job said (with its pod's termination message): it cannot change,
+        so later reconciles need not list its pods again."""
+        with self._lock:
+            self._finished[(namespace, name)] = (uid, observation)
+
+    def recall(self, namespace: str, name: str, uid: Any) -> Any | None:
+        with self._lock:
+            found = self._finished.get((namespace, name))
+        return found[1] if found is not None and found[0] == uid else None
+
+    def get(self, kind: str, namespace: str, name: str) -> Any | None:
+        with self._lock:
+            return self._bodies.get((kind, namespace), {}).get(name)
+
+    def of_kind(self, kind: str, namespace: str) -> list[Any]:
+        with self._lock:
+            return list(self._bodies.get((kind, namespace), {}).values())
+
+    def put_job(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        """Keep the further-along of two bodies of the same Job: a watch event can be older
+        than a body read from the API a moment before."""
+        with self._lock:
+            bodies = self._bodies.setdefault(("Job", namespace), {})
+            current = bodies.get(name)
+            if current is None or _uid(current) != _uid(body) or _progress(body) >= _progress(current):
+                bodies[name] = body
+
+
+def _uid(body: dict[str, Any]) -> Any:
+    return (body.get("metadata") or {}).get("uid")
+
+
+def _progress(job: dict[str, Any]) -> int:
+    """0 created, 1 started, 2 finished: a Job only moves forward."""
+    status = job.get("status") or {}
+    if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in status.get("conditions") or []):
+        return 2
+    return 1 if status.get("startTime") or status.get("active") else 0
