@@ -22,6 +22,13 @@ def _missing(error: ApiException) -> bool:
     return error.status == 404
 
 
+def _discard(response: Any) -> None:
+    """Read a reply that is not used (its connection goes back to the pool) without building
+    the client's typed model of it (a V1Job or CoreV1Event costs more than the request)."""
+    response.read()
+    response.release_conn()
+
+
 class Kube:
     """Typed access to what the operator reads and writes."""
 
@@ -91,10 +98,10 @@ class Kube:
         namespace = manifest["metadata"]["namespace"]
         try:
             if manifest["kind"] == "Job":
-                self.batch.create_namespaced_job(namespace, manifest)
+                _discard(self.batch.create_namespaced_job(namespace, manifest, _preload_content=False))
             else:
                 plural = KINDS[manifest["kind"]].info.plural
-                self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, manifest)
+                _discard(self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, manifest, _preload_content=False))
         except ApiException as error:
             if error.status != 409:
                 raise
@@ -138,7 +145,7 @@ class Kube:
             "count": 1,
         }
         try:
-            self.core.create_namespaced_event(obj.namespace, body)
+            _discard(self.core.create_namespaced_event(obj.namespace, body, _preload_content=False))
         except ApiException:
             pass
 
