@@ -40,6 +40,24 @@ def test_first_reconcile_creates_exactly_the_import_job():
     assert decision.events[0].reason == "JobCreated"
 
 
+def test_a_created_job_not_started_yet_keeps_the_creation_status_whatever_the_body():
+    """The same status from the body before the creation write, after it, or none (an adopted
+    Job): a stale watch body then writes nothing."""
+    created = decide(builders.model_version()).status
+    pending = observe_job({**job_status(start=None), "spec": {}}, [])
+    stale = decide(builders.model_version(), pending)
+    fresh = decide({**builders.model_version(), "status": dict(created)}, pending)
+    assert stale.create == [] and stale.events == [] and fresh.events == []
+    assert stale.status == fresh.status == created
+
+
+def test_the_job_s_start_time_is_recorded_whichever_body_the_decision_is_made_on():
+    running = observe_job(job_status(active=1, start="2026-11-22T10:00:03Z"), [])
+    older = {**builders.model_version(), "status": {"phase": "Importing", "jobName": "import-classifier-1-0-0",
+                                                     "startTime": "2026-11-22T09:59:59Z"}}
+    assert decide(older, running).status["startTime"] == "2026-11-22T10:00:03Z"
+
+
 def test_running_job_is_followed_not_recreated():
     obj = builders.model_version()
     obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import Counter
 from pathlib import Path
 
 from modelyard.api.validation import parse_manifest
 from modelyard.config import Settings
 from modelyard.handlers.apply import same_status
-from modelyard.handlers.reconcile import Context, reconcile_model
+from modelyard.core.decision import Decision
+from modelyard.handlers.reconcile import Context, reconcile_model, reconcile_model_version, serialized
 from modelyard.local.state import LocalCluster
 from modelyard.workloads.profiles import default_profiles
 from tests.support import builders as b
@@ -32,3 +36,70 @@ def test_statuses_differing_only_in_transition_times_are_the_same():
     a = {"phase": "Ready", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-24T08:00:00Z"}]}
     b_ = {"phase": "Ready", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-11-24T09:00:00Z"}]}
     assert same_status(a, b_) and not same_status(a, {**b_, "phase": "Pending"})
+
+
+class Counting:
+    """A LocalCluster that counts the reads the reconcile layer makes."""
+
+    def __init__(self, cluster: LocalCluster):
+        self.cluster, self.calls = cluster, Counter()
+
+    def __getattr__(self, name: str):
+        attr = getattr(self.cluster, name)
+        if name in ("get", "get_job", "job_pods", "list"):
+            def counted(*args, **kwargs):
+                self.calls[name] += 1
+                return attr(*args, **kwargs)
+            return counted
+        return attr
+
+
+IMPORTED = {"ok": True, "reason": "Imported", "message": "stored",
+            "artifact": {"uri": "s3://models/default/classifier/1.0.0/", "digest": "sha256:" + "a" * 64, "sizeBytes": 1,
+                         "files": [{"path": "model.onnx", "sizeBytes": 1, "sha256": "b" * 64}]}}
+
+
+def test_jobs_come_from_the_watch_and_a_finished_job_s_pods_are_listed_once(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    kube = Counting(cluster)
+    ctx = Context(kube=kube, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
+                  post=lambda obj, event: None)
+    ctx.seen.watching_jobs = True
+    cluster.apply(parse_manifest(b.model()))
+    cluster.apply(parse_manifest(b.model_version()))
+    ctx.seen.put("Model", "default", "classifier", cluster.get("Model", "default", "classifier"))
+    stale = cluster.get("ModelVersion", "default", "classifier-1-0-0")
+    reconcile_model_version(ctx, stale)
+    # Creating the Job is decided again on fresh reads; the created Job is then taken as seen.
+    assert kube.calls == {"get": 1, "get_job": 1}
+    assert ctx.seen.get("Job", "default", "import-classifier-1-0-0") is not None
+
+    cluster.finish_job("default", "import-classifier-1-0-0", b.job_status(complete=True)["status"],
+                       b.worker_pod(json.dumps(IMPORTED)))
+    ctx.seen.put_job("default", "import-classifier-1-0-0", cluster.get_job("default", "import-classifier-1-0-0"))
+    kube.calls.clear()
+    for _ in range(3):  # the finished Job's event, then late events of the version's older bodies
+        reconcile_model_version(ctx, stale)
+    assert kube.calls == {"job_pods": 1}
+    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Ready"
+
+
+def test_reconciles_of_one_object_run_one_at_a_time(tmp_path: Path):
+    ctx = Context(kube=LocalCluster(tmp_path), settings=Settings(store_uri="s3://models"),  # type: ignore[arg-type]
+                  profiles=default_profiles(), post=lambda obj, event: None)
+    version = parse_manifest(b.model_version())
+    others_could_enter: list[bool] = []
+
+    @serialized
+    def probe(ctx: Context, obj) -> Decision:
+        lock = ctx.locks[(obj.kind, obj.namespace, obj.name)]
+        other = threading.Thread(target=lambda: others_could_enter.append(lock.acquire(blocking=False)))
+        other.start()
+        other.join()
+        return Decision(status={})
+
+    probe(ctx, version)
+    assert others_could_enter == [False]
+    lock = ctx.locks[(version.kind, version.namespace, version.name)]
+    assert lock.acquire(blocking=False)  # released once done
+    lock.release()
