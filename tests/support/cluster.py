@@ -23,19 +23,64 @@ NAMESPACE = "default"
 
 
 class Emulator(kmock.KubernetesEmulator):
-    """kmock's emulator, forgetting each request once it is served.
+    """kmock's emulator without two costs no API server has, which would otherwise decide how
+    fast anything runs against it:
 
-    kmock records every request for test assertions, and routes each new request by scanning
-    that record: the cost of a request grows with the number served before it, quadratic over a
-    run, which no API server has. Nothing here asserts on recorded requests.
+    - it records every request for test assertions and routes each new request by scanning
+      that record, so a request costs more the more were served before it (quadratic over a
+      run); here a request is forgotten once routed (nothing here asserts on recorded requests),
+      so routing scans only the requests not routed yet, not every open watch;
+    - it finds the object a request names by comparing the request with every stored object
+      (resource objects compared field by field); here only objects of that name are compared;
+    - it ignores label selectors, so a list of one Job's pods returns every pod in the
+      namespace; here equality selectors (`a=b,c!=d`) and `key` / `!key` filter the list.
     """
+
+    def _forget(self, request: Any) -> None:
+        with contextlib.suppress(ValueError):
+            self._requests.remove(request)
+
+    async def _serve_fetch(self, request: Any) -> Any:
+        self._forget(request)
+        return await super()._serve_fetch(request)
+
+    async def _serve_create(self, request: Any) -> Any:
+        self._forget(request)
+        return await super()._serve_create(request)
+
+    async def _serve_update(self, request: Any) -> Any:
+        self._forget(request)
+        return await super()._serve_update(request)
+
+    async def _serve_delete(self, request: Any) -> Any:
+        self._forget(request)
+        return await super()._serve_delete(request)
+
+    async def _serve_watch(self, request: Any) -> AsyncIterator[Any]:
+        self._forget(request)
+        async for item in super()._serve_watch(request):
+            yield item
+
+    async def _serve_list(self, request: Any) -> Any:
+        self._forget(request)
+        payload = await super()._serve_list(request)
+        selector = request.params.get("labelSelector")
+        if selector:
+            payload["items"] = [o for o in payload["items"] if _selects(selector, (o.get("metadata") or {}).get("labels") or {})]
+        return payload
 
     async def _handle(self, request: Any) -> Any:
         try:
             return await super()._handle(request)
         finally:
-            with contextlib.suppress(ValueError):
-                self._requests.remove(request)
+            self._forget(request)
+
+    def _KubernetesEmulator__get_objs(self, request: Any, strict: bool) -> list[Any]:
+        check = self._KubernetesEmulator__check
+        return [
+            obj for (resource, namespace, name), obj in self._objects.items()
+            if (request.name is None or name == request.name) and check(request, resource, namespace, name, strict=strict)
+        ]
 
 
 def declare_resources(emulator: kmock.KubernetesEmulator) -> None:
@@ -46,6 +91,25 @@ def declare_resources(emulator: kmock.KubernetesEmulator) -> None:
             categories={"modelyard"}, subresources={"status"},
             verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
         )
+
+
+def _selects(selector: str, labels: dict[str, str]) -> bool:
+    for term in selector.split(","):
+        term = term.strip()
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.replace("==", "=").split("=", 1)
+            if labels.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term and term not in labels:
+            return False
+    return True
 
 
 @dataclass
