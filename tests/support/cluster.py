@@ -77,10 +77,20 @@ class Emulator(kmock.KubernetesEmulator):
 
     def _KubernetesEmulator__get_objs(self, request: Any, strict: bool) -> list[Any]:
         check = self._KubernetesEmulator__check
-        return [
-            obj for (resource, namespace, name), obj in self._objects.items()
-            if (request.name is None or name == request.name) and check(request, resource, namespace, name, strict=strict)
-        ]
+        if request.name is not None:
+            return [obj for (resource, namespace, name), obj in self._objects.items()
+                    if name == request.name and check(request, resource, namespace, name, strict=strict)]
+        # A list: whether an object matches depends on its resource and namespace only, and
+        # there are few of those; compare each pair once, not each object.
+        matches: dict[tuple[Any, Any], bool] = {}
+        found = []
+        for (resource, namespace, name), obj in self._objects.items():
+            ok = matches.get((resource, namespace))
+            if ok is None:
+                ok = matches[(resource, namespace)] = check(request, resource, namespace, name, strict=strict)
+            if ok:
+                found.append(obj)
+        return found
 
 
 def declare_resources(emulator: kmock.KubernetesEmulator) -> None:

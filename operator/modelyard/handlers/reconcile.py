@@ -82,15 +82,26 @@ def read(ctx: Context, kind: str, namespace: str, name: str, fresh: bool = False
     return seen if seen is not None else ctx.kube.get(kind, namespace, name)
 
 
-def _observe(ctx: Context, namespace: str, name: str, fresh: bool = False) -> JobObservation:
-    if fresh:
+def _job(ctx: Context, namespace: str, name: str, confirm: bool) -> dict[str, Any] | None:
+    """The Job as the watch delivered it. One not seen there is taken as missing unless
+    `confirm`: creating it again is then a 409 (adopted); failing an object because the Job
+    it started is gone is decided on fresh reads, which confirm."""
+    if not ctx.seen.watching_jobs:
+        return ctx.kube.get_job(namespace, name)
+    job = ctx.seen.get("Job", namespace, name)
+    if job is None and confirm:
         job = ctx.kube.get_job(namespace, name)
         if job is not None:
             ctx.seen.put_job(namespace, name, job)
-    else:
-        # Not seen on the watch is taken as Missing without asking: what follows from a
-        # missing Job (creating it, failing) is decided again on fresh reads.
-        job = ctx.seen.get("Job", namespace, name) if ctx.seen.watching_jobs else ctx.kube.get_job(namespace, name)
+    return job
+
+
+def _started(obj: Any) -> bool:
+    return bool(obj.status is not None and obj.status.job_name)
+
+
+def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fresh: bool = False) -> JobObservation:
+    job = _job(ctx, namespace, name, confirm)
     if job is None:
         return JobObservation("Missing")
     status = job.get("status") or {}
@@ -191,7 +202,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     ns = version.namespace
     if version.metadata.deletion_timestamp:
         model = _model(ctx, ns, version.spec.model_ref.name)
-        cleanup = _observe(ctx, ns, cleanup_job_name(version))
+        cleanup = _observe(ctx, ns, cleanup_job_name(version), confirm=True)
         return _teardown(ctx, version, teardown_version(version, model, cleanup, ctx.profiles, ctx.settings))
     ensure_finalizer(ctx, version)
     converter = (version.metadata.annotations or {}).get(CONVERTED_BY)
@@ -205,7 +216,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     if not settled(version):
         # Only an unsettled version's decision reads its Job (and training job): every later
         # event of a Ready version (there are several per version) costs no API reads.
-        observed = _observe(ctx, ns, job_name("import", version.name), fresh)
+        observed = _observe(ctx, ns, job_name("import", version.name), fresh and _started(version), fresh)
         source = version.spec.source.training_job
         if source is not None:
             training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
@@ -221,7 +232,7 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
     ns = job.namespace
     source = read(ctx, "ModelVersion", ns, job.spec.source_ref.name, fresh)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
-    observed = _observe(ctx, ns, job_name("convert", job.name), fresh)
+    observed = _observe(ctx, ns, job_name("convert", job.name), fresh and _started(job), fresh)
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -235,7 +246,7 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
     baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
-    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh)
+    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh and _started(job), fresh)
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
