@@ -133,19 +133,30 @@ def _hardware(obj: Any) -> str:
     return getattr(spec, "hardware", None) or "cpu"
 
 
-def _irreversible(obj: Any, decision: Decision) -> bool:
-    """Creating a child or failing cannot be undone: decide those on the object as it is now.
-    (Watch events can arrive late: a stale body without `status.jobName` would create a Job
-    that was deleted on purpose.)"""
+def _failing(obj: Any, decision: Decision) -> bool:
     before = obj.status.phase if obj.status else None
-    return bool(decision.create) or (decision.status.get("phase") == "Failed" and before != "Failed")
+    return decision.status.get("phase") == "Failed" and before != "Failed"
+
+
+def _may_predate_our_write(ctx: Context, obj: Any) -> bool:
+    """Whether the body may be older than the status this process last wrote for the object
+    (watch events arrive late). Only this operator writes these statuses, so a body that
+    shows our last write, or an object we have not written since we started, is current."""
+    written = ctx.written.get((obj.kind, obj.namespace, obj.name, obj.metadata.uid))
+    return written is not None and not same_status(obj.status.to_dict() if obj.status else {}, written)
 
 
 def _current(ctx: Context, obj: Any, decision: Decision, fresh: bool) -> Any | None:
-    """The object to decide on again, or None when `decision` may be applied as it is."""
-    if fresh or not _irreversible(obj, decision):
+    """The object to decide on again, or None when `decision` may be applied as it is.
+
+    Creating a child and failing cannot be undone. Failing is always decided again on a
+    fresh read; creating is when the body may predate our last write (a stale body without
+    `status.jobName` would create again a Job that was deleted on purpose)."""
+    if fresh:
         return None
-    return ctx.kube.get(obj.kind, obj.namespace, obj.name)
+    if _failing(obj, decision) or (decision.create and _may_predate_our_write(ctx, obj)):
+        return ctx.kube.get(obj.kind, obj.namespace, obj.name)
+    return None
 
 
 def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:

@@ -29,7 +29,7 @@ def resync_once(ctx: Context, namespace: str) -> int:
     return count
 
 
-MODEL_BATCH_SECONDS = 0.25
+MODEL_BATCH_SECONDS = 1.0
 
 
 def refresh_models(ctx: Context) -> int:

@@ -70,9 +70,9 @@ def test_jobs_come_from_the_watch_and_a_finished_job_s_pods_are_listed_once(tmp_
     ctx.seen.put("Model", "default", "classifier", cluster.get("Model", "default", "classifier"))
     stale = cluster.get("ModelVersion", "default", "classifier-1-0-0")
     reconcile_model_version(ctx, stale)
-    # Creating the Job is decided again on a fresh read of the version (a Job that exists
-    # already would be a 409, adopted); the created Job is then taken as seen.
-    assert kube.calls == {"get": 1}
+    # Nothing read to create the Job (one that exists already would be a 409, adopted); the
+    # created Job is then taken as seen.
+    assert kube.calls == {}
     assert ctx.seen.get("Job", "default", "import-classifier-1-0-0") is not None
 
     cluster.finish_job("default", "import-classifier-1-0-0", b.job_status(complete=True)["status"],
@@ -125,5 +125,24 @@ def test_a_started_job_not_seen_on_the_watch_is_asked_for_before_the_object_fail
     cluster.delete("Job", "default", "import-classifier-1-0-0")
     restarted.seen.drop("Job", "default", "import-classifier-1-0-0")  # its DELETED event
     reconcile_model_version(restarted, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
+    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
+    assert events == ["JobCreated", "JobDeleted"]
+
+
+def test_a_body_older_than_our_last_write_does_not_create_a_deleted_job_again(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    kube = Counting(cluster)
+    events: list[str] = []
+    ctx = Context(kube=kube, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
+                  post=lambda obj, event: events.append(event.reason))
+    ctx.seen.watching_jobs = True
+    cluster.apply(parse_manifest(b.model()))
+    cluster.apply(parse_manifest(b.model_version()))
+    stale = cluster.get("ModelVersion", "default", "classifier-1-0-0")
+    reconcile_model_version(ctx, stale)
+    cluster.delete("Job", "default", "import-classifier-1-0-0")  # by the user
+    ctx.seen.drop("Job", "default", "import-classifier-1-0-0")
+    reconcile_model_version(ctx, stale)  # a late event from before the JobCreated write
+    assert cluster.get_job("default", "import-classifier-1-0-0") is None
     assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
