@@ -82,26 +82,25 @@ def read(ctx: Context, kind: str, namespace: str, name: str, fresh: bool = False
     return seen if seen is not None else ctx.kube.get(kind, namespace, name)
 
 
-def _job(ctx: Context, namespace: str, name: str, confirm: bool) -> dict[str, Any] | None:
-    """The Job as the watch delivered it. One not seen there is taken as missing unless
-    `confirm`: creating it again is then a 409 (adopted); failing an object because the Job
-    it started is gone is decided on fresh reads, which confirm."""
+def _job(ctx: Context, namespace: str, name: str, confirm: bool, fresh: bool) -> dict[str, Any] | None:
+    """The Job as the watch delivered it, or as the API has it when `fresh` (a watch that
+    was down misses deletions), or when it was not seen and `confirm`. One not seen is
+    otherwise taken as missing: creating it again is a 409 (adopted), and failing an object
+    because the Job it started is gone is decided on fresh reads."""
     if not ctx.seen.watching_jobs:
         return ctx.kube.get_job(namespace, name)
-    job = ctx.seen.get("Job", namespace, name)
-    if job is None and confirm:
+    job = None if fresh else ctx.seen.get("Job", namespace, name)
+    if job is None and (fresh or confirm):
         job = ctx.kube.get_job(namespace, name)
-        if job is not None:
+        if job is None:
+            ctx.seen.drop("Job", namespace, name)
+        else:
             ctx.seen.put_job(namespace, name, job)
     return job
 
 
-def _started(obj: Any) -> bool:
-    return bool(obj.status is not None and obj.status.job_name)
-
-
 def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fresh: bool = False) -> JobObservation:
-    job = _job(ctx, namespace, name, confirm)
+    job = _job(ctx, namespace, name, confirm, fresh)
     if job is None:
         return JobObservation("Missing")
     status = job.get("status") or {}
@@ -227,7 +226,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     if not settled(version):
         # Only an unsettled version's decision reads its Job (and training job): every later
         # event of a Ready version (there are several per version) costs no API reads.
-        observed = _observe(ctx, ns, job_name("import", version.name), fresh and _started(version), fresh)
+        observed = _observe(ctx, ns, job_name("import", version.name), fresh=fresh)
         source = version.spec.source.training_job
         if source is not None:
             training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
@@ -243,7 +242,7 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
     ns = job.namespace
     source = read(ctx, "ModelVersion", ns, job.spec.source_ref.name, fresh)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
-    observed = _observe(ctx, ns, job_name("convert", job.name), fresh and _started(job), fresh)
+    observed = _observe(ctx, ns, job_name("convert", job.name), fresh=fresh)
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -257,7 +256,7 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
     baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
-    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh and _started(job), fresh)
+    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh=fresh)
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:

@@ -24,7 +24,9 @@ def resync_once(ctx: Context, namespace: str) -> int:
     for kind in WAITING_KINDS:
         for obj in ctx.kube.list(kind, namespace):
             if obj.status is None or obj.status.phase not in TERMINAL:
-                RECONCILERS[kind](ctx, obj)
+                # Listed just now, and its Job read from the API too: the safety net for
+                # whatever the watches missed (a deletion while one was down leaves no event).
+                RECONCILERS[kind](ctx, obj, fresh=True)
                 count += 1
     return count
 

@@ -12,6 +12,7 @@ from modelyard.config import Settings
 from modelyard.handlers.apply import same_status
 from modelyard.core.decision import Decision
 from modelyard.handlers.reconcile import Context, reconcile_model, reconcile_model_version, serialized
+from modelyard.handlers.resync import resync_once
 from modelyard.local.state import LocalCluster
 from modelyard.workloads.profiles import default_profiles
 from tests.support import builders as b
@@ -144,5 +145,23 @@ def test_a_body_older_than_our_last_write_does_not_create_a_deleted_job_again(tm
     ctx.seen.drop("Job", "default", "import-classifier-1-0-0")
     reconcile_model_version(ctx, stale)  # a late event from before the JobCreated write
     assert cluster.get_job("default", "import-classifier-1-0-0") is None
+    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
+    assert events == ["JobCreated", "JobDeleted"]
+
+
+def test_the_resync_finds_a_job_deleted_while_the_watch_was_down(tmp_path: Path):
+    """No DELETED event reaches a watch that was down: the cached Job would run forever."""
+    cluster = LocalCluster(tmp_path)
+    events: list[str] = []
+    ctx = Context(kube=cluster, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
+                  post=lambda obj, event: events.append(event.reason))
+    ctx.seen.watching_jobs = True
+    cluster.apply(parse_manifest(b.model()))
+    cluster.apply(parse_manifest(b.model_version()))
+    reconcile_model_version(ctx, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
+    cluster.delete("Job", "default", "import-classifier-1-0-0")
+    reconcile_model_version(ctx, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
+    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Importing"
+    resync_once(ctx, "default")
     assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
