@@ -34,6 +34,13 @@ class Seen:
             if kind == "Job":
                 self._finished.pop((namespace, name), None)
 
+    def keep_only(self, kind: str, namespace: str, names: set[str]) -> None:
+        """Forget the objects of `kind` in `namespace` not named in `names`."""
+        with self._lock:
+            bodies = self._bodies.get((kind, namespace), {})
+            for name in [n for n in bodies if n not in names]:
+                del bodies[name]
+
     def remember(self, namespace: str, name: str, uid: Any, observation: Any) -> None:
         """What a finished Job said (with its pod's termination message): it cannot change,
         so later reconciles need not list its pods again."""

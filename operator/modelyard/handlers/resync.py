@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from modelyard.handlers.reconcile import Context, read, reconcile_model_with
 from modelyard.handlers.reconcile import RECONCILERS, TERMINAL
@@ -19,16 +20,26 @@ WAITING_KINDS = ("ModelVersion", "ConversionJob", "EvaluationJob")
 def resync_once(ctx: Context, namespace: str) -> int:
     """Reconcile every non-terminal object of `namespace`, and its Models; returns how many."""
     count = 0
-    for model in ctx.kube.list("Model", namespace):
+    models = ctx.kube.list("Model", namespace)
+    _forget_unlisted(ctx, "Model", namespace, models)
+    for model in models:
         ctx.dirty_models.add((namespace, model.name))
     for kind in WAITING_KINDS:
-        for obj in ctx.kube.list(kind, namespace):
+        listed = ctx.kube.list(kind, namespace)
+        _forget_unlisted(ctx, kind, namespace, listed)
+        for obj in listed:
             if obj.status is None or obj.status.phase not in TERMINAL:
                 # Listed just now, and its Job read from the API too: the safety net for
                 # whatever the watches missed (a deletion while one was down leaves no event).
                 RECONCILERS[kind](ctx, obj, fresh=True)
                 count += 1
     return count
+
+
+def _forget_unlisted(ctx: Context, kind: str, namespace: str, listed: list[Any]) -> None:
+    """Objects deleted while a watch was down left no DELETED event: the list says they are
+    gone. (One created since the list was taken comes back with its next event.)"""
+    ctx.seen.keep_only(kind, namespace, {obj.name for obj in listed})
 
 
 MODEL_BATCH_SECONDS = 1.0

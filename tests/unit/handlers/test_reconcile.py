@@ -165,3 +165,18 @@ def test_the_resync_finds_a_job_deleted_while_the_watch_was_down(tmp_path: Path)
     resync_once(ctx, "default")
     assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
+
+
+def test_the_resync_forgets_objects_deleted_while_the_watch_was_down(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    ctx = Context(kube=cluster, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
+                  post=lambda obj, event: None)
+    cluster.apply(parse_manifest(b.model()))
+    cluster.apply(parse_manifest(b.model_version()))
+    for kind, name in (("Model", "classifier"), ("ModelVersion", "classifier-1-0-0")):
+        ctx.seen.put(kind, "default", name, cluster.get(kind, "default", name))
+    ctx.seen.put("ModelVersion", "default", "gone", cluster.get("ModelVersion", "default", "classifier-1-0-0"))
+    ctx.seen.put("ConversionJob", "default", "gone", object())
+    resync_once(ctx, "default")
+    assert [v.name for v in ctx.seen.of_kind("ModelVersion", "default")] == ["classifier-1-0-0"]
+    assert ctx.seen.of_kind("ConversionJob", "default") == []
