@@ -14,7 +14,7 @@ and N ModelVersions:
 The last two share a test kubelet in their process that completes each Job at once with a
 worker result. Time is measured from the operator's readiness to every version Ready.
 `ratio` is modelyard throughput / minimal throughput (the issue's target, >= 0.5, cannot be
-met by any operator that runs a Job per version: the `jobs` operator reaches about 0.13);
+met by any operator that runs a Job per version: `jobs` reaches about 0.13 at 500 versions);
 `ratio_vs_job_operator` compares with `jobs`. Peak RSS is the operator process's (target
 <= 200 MiB); `requests_per_version` counts the operator's API requests (watches aside); CPU
 seconds of operator and emulator show which one bounds the run (the machine has 2 cores).
