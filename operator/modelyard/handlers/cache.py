@@ -3,9 +3,9 @@
 Every reconcile used to read what it depends on (the owner of a Job, the Job, the source
 version, the jobs waiting on a version) from the API server: about twenty requests per
 ModelVersion. The watches deliver those bodies anyway; reads come from here instead, like an
-informer's store. Unlike an informer there is no list-before-watch guarantee, so an object
-absent here is read from the API (`Reader`), and decisions that cannot be undone (creating a
-Job, failing) are made again on fresh reads (see reconcile.py).
+informer's store. Unlike an informer there is no list-before-watch guarantee: an object
+absent here is read from the API (`reconcile.read`), and decisions that cannot be undone are
+checked against the API server (see reconcile.py).
 """
 
 from __future__ import annotations

@@ -105,12 +105,12 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
         return JobObservation("Missing")
     status = job.get("status") or {}
     finished = any(c.get("status") == "True" for c in status.get("conditions") or [])
-    # Pods matter once the Job finished (termination message), or while none runs when an
-    # init container may be failing (image pull, image-source copy); otherwise they say nothing new.
     uid = (job.get("metadata") or {}).get("uid")
     memo = ctx.seen.recall(namespace, name, uid) if finished and not fresh else None
     if memo is not None:
         return memo
+    # Pods matter once the Job finished (termination message), or while none runs when an
+    # init container may be failing (image pull, image-source copy); otherwise they say nothing new.
     init = bool(((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("initContainers"))
     pods = ctx.kube.job_pods(namespace, name) if finished or (init and not status.get("active")) else []
     observation = observe_job(job, pods)

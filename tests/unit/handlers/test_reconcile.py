@@ -17,12 +17,37 @@ from modelyard.local.state import LocalCluster
 from modelyard.workloads.profiles import default_profiles
 from tests.support import builders as b
 
+JOB = "import-classifier-1-0-0"
+
+
+def context(kube, events: list[str] | None = None, watching: bool = False, store: str = "s3://models") -> Context:
+    """A reconcile context over `kube`; `watching` as when the operator's Job watch fills the cache."""
+    ctx = Context(kube=kube, settings=Settings(store_uri=store), profiles=default_profiles(),
+                  post=lambda obj, event: events.append(event.reason) if events is not None else None)
+    ctx.seen.watching_jobs = watching
+    return ctx
+
+
+def with_version(tmp_path: Path) -> LocalCluster:
+    """A cluster holding the default Model and one of its versions."""
+    cluster = LocalCluster(tmp_path)
+    cluster.apply(parse_manifest(b.model()))
+    cluster.apply(parse_manifest(b.model_version()))
+    return cluster
+
+
+def version(cluster: LocalCluster):
+    return cluster.get("ModelVersion", "default", "classifier-1-0-0")
+
+
+def phase(cluster: LocalCluster) -> str:
+    return cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"]
+
 
 def test_a_stale_body_does_not_write_the_same_status_and_events_twice(tmp_path: Path):
     cluster = LocalCluster(tmp_path)
     events: list[str] = []
-    ctx = Context(kube=cluster, settings=Settings(store_uri="file:///store"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: events.append(event.reason))
+    ctx = context(cluster, events, store="file:///store")
     cluster.apply(parse_manifest(b.model()))
     stale = cluster.get("Model", "default", "classifier")
     reconcile_model(ctx, stale)
@@ -61,35 +86,30 @@ IMPORTED = {"ok": True, "reason": "Imported", "message": "stored",
 
 
 def test_jobs_come_from_the_watch_and_a_finished_job_s_pods_are_listed_once(tmp_path: Path):
-    cluster = LocalCluster(tmp_path)
+    cluster = with_version(tmp_path)
     kube = Counting(cluster)
-    ctx = Context(kube=kube, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: None)
-    ctx.seen.watching_jobs = True
-    cluster.apply(parse_manifest(b.model()))
-    cluster.apply(parse_manifest(b.model_version()))
+    ctx = context(kube, watching=True)
     ctx.seen.put("Model", "default", "classifier", cluster.get("Model", "default", "classifier"))
-    stale = cluster.get("ModelVersion", "default", "classifier-1-0-0")
+    stale = version(cluster)
     reconcile_model_version(ctx, stale)
     # Nothing read to create the Job (one that exists already would be a 409, adopted); the
     # created Job is then taken as seen.
     assert kube.calls == {}
-    assert ctx.seen.get("Job", "default", "import-classifier-1-0-0") is not None
+    assert ctx.seen.get("Job", "default", JOB) is not None
 
-    cluster.finish_job("default", "import-classifier-1-0-0", b.job_status(complete=True)["status"],
+    cluster.finish_job("default", JOB, b.job_status(complete=True)["status"],
                        b.worker_pod(json.dumps(IMPORTED)))
-    ctx.seen.put_job("default", "import-classifier-1-0-0", cluster.get_job("default", "import-classifier-1-0-0"))
+    ctx.seen.put_job("default", JOB, cluster.get_job("default", JOB))
     kube.calls.clear()
     for _ in range(3):  # the finished Job's event, then late events of the version's older bodies
         reconcile_model_version(ctx, stale)
     assert kube.calls == {"job_pods": 1}
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Ready"
+    assert phase(cluster) == "Ready"
 
 
 def test_reconciles_of_one_object_run_one_at_a_time(tmp_path: Path):
-    ctx = Context(kube=LocalCluster(tmp_path), settings=Settings(store_uri="s3://models"),  # type: ignore[arg-type]
-                  profiles=default_profiles(), post=lambda obj, event: None)
-    version = parse_manifest(b.model_version())
+    ctx = context(LocalCluster(tmp_path))
+    obj = parse_manifest(b.model_version())
     others_could_enter: list[bool] = []
 
     @serialized
@@ -100,82 +120,64 @@ def test_reconciles_of_one_object_run_one_at_a_time(tmp_path: Path):
         other.join()
         return Decision(status={})
 
-    probe(ctx, version)
+    probe(ctx, obj)
     assert others_could_enter == [False]
-    lock = ctx.locks[(version.kind, version.namespace, version.name)]
+    lock = ctx.locks[(obj.kind, obj.namespace, obj.name)]
     assert lock.acquire(blocking=False)  # released once done
     lock.release()
 
 
 def test_a_started_job_not_seen_on_the_watch_is_asked_for_before_the_object_fails(tmp_path: Path):
     """After a restart the version's event can come before its Job's: not seen is not gone."""
-    cluster = LocalCluster(tmp_path)
+    cluster = with_version(tmp_path)
     events: list[str] = []
-    ctx = Context(kube=cluster, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: events.append(event.reason))
-    cluster.apply(parse_manifest(b.model()))
-    cluster.apply(parse_manifest(b.model_version()))
-    reconcile_model_version(ctx, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
-    restarted = Context(kube=cluster, settings=ctx.settings, profiles=ctx.profiles,  # type: ignore[arg-type]
-                        post=lambda obj, event: events.append(event.reason))
-    restarted.seen.watching_jobs = True
-    reconcile_model_version(restarted, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Importing"
+    reconcile_model_version(context(cluster, events), version(cluster))
+    restarted = context(cluster, events, watching=True)
+    reconcile_model_version(restarted, version(cluster))
+    assert phase(cluster) == "Importing"
     assert events == ["JobCreated"]
 
-    cluster.delete("Job", "default", "import-classifier-1-0-0")
-    restarted.seen.drop("Job", "default", "import-classifier-1-0-0")  # its DELETED event
-    reconcile_model_version(restarted, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
+    cluster.delete("Job", "default", JOB)
+    restarted.seen.drop("Job", "default", JOB)  # its DELETED event
+    reconcile_model_version(restarted, version(cluster))
+    assert phase(cluster) == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
 
 
 def test_a_body_older_than_our_last_write_does_not_create_a_deleted_job_again(tmp_path: Path):
-    cluster = LocalCluster(tmp_path)
-    kube = Counting(cluster)
+    cluster = with_version(tmp_path)
     events: list[str] = []
-    ctx = Context(kube=kube, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: events.append(event.reason))
-    ctx.seen.watching_jobs = True
-    cluster.apply(parse_manifest(b.model()))
-    cluster.apply(parse_manifest(b.model_version()))
-    stale = cluster.get("ModelVersion", "default", "classifier-1-0-0")
+    ctx = context(cluster, events, watching=True)
+    stale = version(cluster)
     reconcile_model_version(ctx, stale)
-    cluster.delete("Job", "default", "import-classifier-1-0-0")  # by the user
-    ctx.seen.drop("Job", "default", "import-classifier-1-0-0")
+    cluster.delete("Job", "default", JOB)  # by the user
+    ctx.seen.drop("Job", "default", JOB)
     reconcile_model_version(ctx, stale)  # a late event from before the JobCreated write
-    assert cluster.get_job("default", "import-classifier-1-0-0") is None
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
+    assert cluster.get_job("default", JOB) is None
+    assert phase(cluster) == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
 
 
 def test_the_resync_finds_a_job_deleted_while_the_watch_was_down(tmp_path: Path):
     """No DELETED event reaches a watch that was down: the cached Job would run forever."""
-    cluster = LocalCluster(tmp_path)
+    cluster = with_version(tmp_path)
     events: list[str] = []
-    ctx = Context(kube=cluster, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: events.append(event.reason))
-    ctx.seen.watching_jobs = True
-    cluster.apply(parse_manifest(b.model()))
-    cluster.apply(parse_manifest(b.model_version()))
-    reconcile_model_version(ctx, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
-    cluster.delete("Job", "default", "import-classifier-1-0-0")
-    reconcile_model_version(ctx, cluster.get("ModelVersion", "default", "classifier-1-0-0"))
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Importing"
+    ctx = context(cluster, events, watching=True)
+    reconcile_model_version(ctx, version(cluster))
+    cluster.delete("Job", "default", JOB)
+    reconcile_model_version(ctx, version(cluster))
+    assert phase(cluster) == "Importing"
     resync_once(ctx, "default")
-    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Failed"
+    assert phase(cluster) == "Failed"
     assert events == ["JobCreated", "JobDeleted"]
 
 
 def test_the_resync_forgets_objects_deleted_while_the_watch_was_down(tmp_path: Path):
-    cluster = LocalCluster(tmp_path)
-    ctx = Context(kube=cluster, settings=Settings(store_uri="s3://models"), profiles=default_profiles(),  # type: ignore[arg-type]
-                  post=lambda obj, event: None)
-    cluster.apply(parse_manifest(b.model()))
-    cluster.apply(parse_manifest(b.model_version()))
+    cluster = with_version(tmp_path)
+    ctx = context(cluster)
     for kind, name in (("Model", "classifier"), ("ModelVersion", "classifier-1-0-0")):
         ctx.seen.put(kind, "default", name, cluster.get(kind, "default", name))
-    ctx.seen.put("ModelVersion", "default", "gone", cluster.get("ModelVersion", "default", "classifier-1-0-0"))
+    ctx.seen.put("ModelVersion", "default", "gone", version(cluster))
     ctx.seen.put("ConversionJob", "default", "gone", object())
     resync_once(ctx, "default")
     assert [v.name for v in ctx.seen.of_kind("ModelVersion", "default")] == ["classifier-1-0-0"]
