@@ -17,7 +17,7 @@ from kubernetes import client
 from modelyard.api import GROUP, KINDS, VERSION
 from modelyard.config import Settings
 from modelyard.main import run_operator
-from tests.support.kubelet import Kubelet
+from tests.support.emulator_kubelet import Kubelet
 
 NAMESPACE = "default"
 
