@@ -76,7 +76,7 @@ threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).sta
 threading.Thread(target=lambda: (ready.wait(), print("READY", flush=True)), daemon=True).start()
 custom = client.CustomObjectsApi(api)
 if mode != "minimal":
-    from tests.support.kubelet import Kubelet
+    from tests.support.emulator_kubelet import Kubelet
     # the kubelet's own requests (Job status, pods) are not the operator's: its own client
     kubelet_api = client.ApiClient(client.Configuration(host=url))
     Kubelet(kubelet_api, Path(tempfile.mkdtemp()), results={"import": json.loads(sys.argv[4])}).register(registry)

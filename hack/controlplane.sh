@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A real Kubernetes control plane on loopback, built from Go modules (hack/controlplane/go.mod):
-# etcd, kube-apiserver, kube-controller-manager and kube-scheduler. No kubelet: the tests bring
+# etcd, kube-apiserver, kube-controller-manager and kube-scheduler (and a kubectl of the same
+# release). No kubelet: the tests bring
 # their own (tests/support/kubelet.py), which runs the Pods the scheduler binds as processes.
 #
 #   hack/controlplane.sh build              build (or reuse) the binaries; prints their folder
@@ -29,15 +30,26 @@ bin_dir() {
   echo "$cache/kubernetes-$KUBERNETES_VERSION-etcd-$ETCD_VERSION-$sum/bin"
 }
 
+have_binaries() {
+  local bin="$1"
+  [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" \
+     && -x "$bin/kubectl" && -x "$bin/etcd" ]]
+}
+
 build() {
   local bin; bin="$(bin_dir)"
-  if [[ -x "$bin/kube-apiserver" && -x "$bin/kube-controller-manager" && -x "$bin/kube-scheduler" && -x "$bin/etcd" ]]; then
-    echo "$bin"; return
+  have_binaries "$bin" && { echo "$bin"; return; }
+  # One build at a time per cache (tests, benches and people may start together).
+  mkdir -p "$(dirname "$bin")"
+  exec 9>"$(dirname "$bin").lock"
+  flock 9
+  if have_binaries "$bin"; then
+    exec 9>&-; echo "$bin"; return
   fi
   command -v go >/dev/null || die "go is not installed: the control plane is built from Go modules (Go >= 1.26)"
   local staging="$bin.partial.$$"
   rm -rf "$staging"; mkdir -p "$staging"
-  echo "controlplane: building Kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION into $bin (cold: about 15 minutes on 2 cores)" >&2
+  echo "controlplane: building Kubernetes $KUBERNETES_VERSION and etcd $ETCD_VERSION into $bin (cold: 6 to 10 minutes on 2 cores, 3 GiB of memory)" >&2
   local started=$SECONDS
   # version.gitVersion is what /version and `kubectl version` report; without it the
   # binaries call themselves v0.0.0 and clients that check the server's version refuse.
@@ -48,10 +60,11 @@ build() {
   ldflags+=" -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION"
   (cd "$MODULE" && CGO_ENABLED=0 go build -trimpath -o "$staging/" -ldflags "$ldflags" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler go.etcd.io/etcd/server/v3) >&2 \
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3) >&2 \
     || { rm -rf "$staging"; die "go build failed (see above)"; }
   mv "$staging/server" "$staging/etcd"   # go names the binary after the package path: server
-  rm -rf "$bin"; mkdir -p "$(dirname "$bin")"; mv "$staging" "$bin"
+  rm -rf "$bin"; mv "$staging" "$bin"
+  exec 9>&-
   echo "controlplane: built in $((SECONDS - started)) s" >&2
   echo "$bin"
 }

@@ -58,6 +58,14 @@ def default_api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
+def default_registry() -> kopf.OperatorRegistry:
+    """A registry with Kopf's login through the `kubernetes` client (in-cluster, else kubeconfig):
+    a plain OperatorRegistry has no login handler, and the operator could not authenticate."""
+    registry = kopf.OperatorRegistry()
+    kopf.on.login(registry=registry, id="login_via_client")(kopf.login_via_client)
+    return registry
+
+
 async def run_operator(
     settings: Settings,
     api_client: client.ApiClient | None = None,
@@ -68,7 +76,7 @@ async def run_operator(
     liveness: bool = True,
 ) -> None:
     """Run until `stop_flag` (an asyncio/threading Event or a Future, as Kopf accepts) is set."""
-    registry = registry or kopf.OperatorRegistry()
+    registry = registry or default_registry()
     kopf_settings = kopf_settings or kopf.OperatorSettings()
     configure_kopf(kopf_settings)
     ctx = build_context(settings, api_client or default_api_client())

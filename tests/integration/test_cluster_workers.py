@@ -1,0 +1,75 @@
+"""The operator on the real control plane, every Job run by the real Job controller on the node the
+real scheduler picked, each pod running the real worker, artifacts in S3 on loopback."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import boto3
+
+from modelyard.manifests import load
+from modelyard.storage.layout import verify_version
+from modelyard.storage.open import open_store
+from tests.support import builders
+from tests.support.controlplane import Kube, Namespace
+from tests.support.quickstart import QUICKSTART, prepare, train
+from tests.support.s3server import ACCESS_KEY, SECRET_KEY
+from tests.support.sources import tiny_onnx
+
+
+def upload(kube: Kube, path: Path, key: str) -> str:
+    boto3.client("s3", endpoint_url=kube.s3_endpoint, aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY,
+                 region_name="us-east-1").upload_file(str(path), kube.bucket, key)
+    return f"s3://{kube.bucket}/{key}"
+
+
+def store(kube: Kube, monkeypatch) -> object:
+    for key, value in {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+                       "AWS_DEFAULT_REGION": "us-east-1", "MODELYARD_S3_ENDPOINT": kube.s3_endpoint,
+                       "MODELYARD_S3_ADDRESSING_STYLE": "path"}.items():
+        monkeypatch.setenv(key, value)
+    return open_store(kube.store_uri)
+
+
+def test_import_and_a_digest_mismatch_on_the_real_cluster(ns: Namespace, tmp_path: Path, monkeypatch):
+    model_file = tiny_onnx(tmp_path / "model.onnx")
+    sha = hashlib.sha256(model_file.read_bytes()).hexdigest()
+    uri = upload(ns.kube, model_file, f"sources/{ns.name}/model.onnx")
+    ns.apply(builders.model(),
+             builders.model_version(source={"uri": uri, "sha256": sha}),
+             builders.model_version(name="classifier-2-0-0", version="2.0.0", source={"uri": uri, "sha256": "0" * 64}))
+    ready = ns.wait_phase("modelversions", "classifier-1-0-0", "Ready", "Failed", timeout=120)
+    assert ready["phase"] == "Ready", ready
+    failed = ns.wait_phase("modelversions", "classifier-2-0-0", "Failed", timeout=120)
+    # What a user sees: kubectl wait on the condition, the printer columns of the real server.
+    ns.kubectl("wait", "--for=condition=Ready", "modelversion/classifier-1-0-0", "--timeout=10s")
+    table = ns.kubectl("get", "modelversions").stdout
+    assert "classifier-1-0-0" in table and "Ready" in table and "Failed" in table
+    manifest, digest = verify_version(store(ns.kube, monkeypatch), f"{ns.name}/classifier/1.0.0")
+    assert ready["artifact"]["digest"] == digest and manifest.files[0].sha256 == sha
+    assert ready["signature"]["inputs"] == [{"name": "x", "dtype": "float32", "shape": [-1, 4]}]
+    assert f"spec.source.sha256 is {'0' * 64}" in failed["message"]
+    # The Job ran on the CPU node the chart's cpu profile selects, decided by the scheduler.
+    pods = ns.kubectl("get", "pods", "-l", "job-name=import-classifier-1-0-0",
+                      "-o", "jsonpath={.items[*].spec.nodeName}").stdout.split()
+    assert pods == ["cpu-amd64"]
+    for status in (ready, failed):
+        assert SECRET_KEY not in str(status)
+
+
+def test_quickstart_import_conversion_and_evaluation(ns: Namespace, tmp_path: Path, monkeypatch):
+    trained = train(tmp_path / "training")
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained)
+    docs = {d.body["metadata"]["name"]: d.body for d in load([manifests])}
+    ns.apply(*(docs[name] for name in ("digits", "digits-1-0-0", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
+    evaluation = ns.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", "Failed", timeout=300)
+    assert evaluation["phase"] == "Succeeded" and evaluation["passed"] is True, evaluation.get("message")
+    assert evaluation["results"]["accuracy"] > 0.9
+    conversion = ns.status("conversionjobs", "digits-onnx-cpu")
+    assert conversion["verification"]["passed"]
+    converted = ns.read("modelversions", "digits-onnx-cpu")
+    assert converted["metadata"]["ownerReferences"][0]["kind"] == "Model"
+    ns.kubectl("wait", "--for=condition=Evaluated", "modelversion/digits-onnx-cpu", "--timeout=30s")
+    manifest, _ = verify_version(store(ns.kube, monkeypatch), f"{ns.name}/digits/1.0.0+onnx.cpu")
+    assert {f.path for f in manifest.files} >= {"1/model.onnx", "config.pbtxt", "reproduce.sh"}
