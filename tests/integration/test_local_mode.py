@@ -89,7 +89,7 @@ def test_a_changed_immutable_spec_is_rejected(quickstart: tuple[Path, Path], tmp
     (tmp_path / "changed.yaml").write_text(yaml.safe_dump(body))
     code, _, err = run(capsys, "local", "apply", "-f", str(tmp_path / "changed.yaml"), "--home", str(home))
     assert code == 1
-    assert 'The ModelVersion "digits-1-0-0" is invalid: spec: Invalid value: "object": spec is immutable' in err
+    assert 'The ModelVersion "digits-1-0-0" is invalid: spec: Invalid value: spec is immutable' in err
     assert items(capsys, home, "mv")["digits-1-0-0"]["spec"]["version"] == "1.0.0"
 
 

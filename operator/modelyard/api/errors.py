@@ -109,7 +109,11 @@ def too_many(path: Path, actual: int, limit: int) -> FieldError:
 
 
 def rule_failed(path: Path, value: Any, message: str) -> FieldError:
-    return FieldError(field_path(path), f'Invalid value: "{type_name(value)}": {message}')
+    # As kube-apiserver 1.37 reports a failed x-kubernetes-validations rule: the value itself
+    # for a scalar, none for an object or a list (older servers printed the type name).
+    if isinstance(value, (dict, list)):
+        return FieldError(field_path(path), f"Invalid value: {message}")
+    return FieldError(field_path(path), f"Invalid value: {json.dumps(value)}: {message}")
 
 
 def duplicate(path: Path, value: Any) -> FieldError:
