@@ -335,7 +335,22 @@ class Namespace:
             return wait_until(f"{plural}/{name} in phase {phases}", reached, timeout=timeout, every=0.2)
         except AssertionError as error:
             raise AssertionError(f"{error}\nits status: {json.dumps(self.status(plural, name))[:2000]}\n"
-                                 f"the operator's log:\n{tail(self.kube.operator.process.log)}") from None
+                                 f"the operator's log:\n{tail(self.kube.operator.process.log)}\n"
+                                 f"the namespace:\n{self.describe()}") from None
+
+    def describe(self) -> str:
+        """What a user would look at when something hangs: our objects, Jobs, pods, events."""
+        lines = []
+        done = self.kubectl("get", "modelyard,jobs,pods", "-o", "json", check=False)
+        for item in json.loads(done.stdout or '{"items": []}')["items"]:
+            meta, status = item["metadata"], item.get("status") or {}
+            facts = {"phase": status.get("phase"), "message": (status.get("message") or "")[:300],
+                     "finalizers": meta.get("finalizers"), "deleting": meta.get("deletionTimestamp"),
+                     "owners": [o["kind"] + "/" + o["name"] for o in meta.get("ownerReferences") or []],
+                     "conditions": [f"{c['type']}={c['status']}:{c.get('reason', '')}" for c in status.get("conditions") or []]}
+            lines.append(f"{item['kind']}/{meta['name']}: {json.dumps({k: v for k, v in facts.items() if v})}")
+        events = self.kubectl("get", "events", "--sort-by=.lastTimestamp", check=False).stdout
+        return "\n".join(lines) + "\n" + events[-3000:]
 
     def names(self, resource: str) -> list[str]:
         done = self.kubectl("get", resource, "-o", "jsonpath={.items[*].metadata.name}")

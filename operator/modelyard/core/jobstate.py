@@ -58,6 +58,17 @@ def _init_failure(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
+FINISHED = ("Complete", "Failed")
+"""The conditions that end a Job. A current Job controller writes SuccessCriteriaMet or
+FailureTarget first, while pods may still be terminating and `succeeded` is not counted yet:
+those mean "finishing", and a result read then is not the Job's last word."""
+
+
+def job_finished(job: dict[str, Any]) -> bool:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in FINISHED and c.get("status") == "True" for c in conditions)
+
+
 def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobObservation:
     """Classify a Job (None when it does not exist) with the pods it owns."""
     if job is None:
@@ -66,7 +77,7 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOb
     conditions = {c.get("type"): c for c in status.get("conditions") or [] if c.get("status") == "True"}
     start, end = status.get("startTime"), status.get("completionTime")
     result, text = _termination(pods)
-    if "Complete" in conditions or status.get("succeeded", 0) >= 1:
+    if "Complete" in conditions:
         if result is None:
             return JobObservation("Failed", None, "NoResult", f"the worker finished without a result: {text or 'no termination message'}", start, end)
         return JobObservation("Succeeded", result, result.get("reason", ""), result.get("message", ""), start, end)
@@ -78,6 +89,8 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOb
         reason = failed.get("reason") or "JobFailed"
         detail = _init_failure(pods) or text or failed.get("message") or "the Job failed"
         return JobObservation("Failed", None, reason, detail, start, end)
+    if "SuccessCriteriaMet" in conditions or "FailureTarget" in conditions:
+        return JobObservation("Running", None, "Finishing", "the worker finished; the Job is finishing", start)
     init_problem = _init_failure(pods)
     if init_problem:
         return JobObservation("Pending", None, "InitContainerFailing", init_problem, start)

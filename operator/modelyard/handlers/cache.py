@@ -13,6 +13,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from modelyard.core.jobstate import job_finished
+
 
 class Seen:
     """Bodies by kind, namespace and name: parsed Modelyard objects, Jobs as plain dicts."""
@@ -76,7 +78,7 @@ def _uid(body: dict[str, Any]) -> Any:
 
 def _progress(job: dict[str, Any]) -> int:
     """0 created, 1 started, 2 finished: a Job only moves forward."""
-    status = job.get("status") or {}
-    if any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in status.get("conditions") or []):
+    if job_finished(job):
         return 2
+    status = job.get("status") or {}
     return 1 if status.get("startTime") or status.get("active") else 0

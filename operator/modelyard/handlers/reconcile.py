@@ -18,7 +18,7 @@ from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
 from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
 from modelyard.core.evaluation import decide_evaluation
-from modelyard.core.jobstate import JobObservation, observe_job
+from modelyard.core.jobstate import JobObservation, job_finished, observe_job
 from modelyard.core.model import model_status
 from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
 from modelyard.core.training import observe_training_job
@@ -104,7 +104,7 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
     if job is None:
         return JobObservation("Missing")
     status = job.get("status") or {}
-    finished = any(c.get("status") == "True" for c in status.get("conditions") or [])
+    finished = job_finished(job)
     uid = (job.get("metadata") or {}).get("uid")
     memo = ctx.seen.recall(namespace, name, uid) if finished and not fresh else None
     if memo is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from modelyard.core.jobstate import observe_job
+from modelyard.core.jobstate import job_finished, observe_job
 from tests.support.builders import job_status, worker_pod
 
 OK = json.dumps({"ok": True, "reason": "Imported", "message": "imported 1 file(s)", "artifact": {"digest": "sha256:ab"}})
@@ -47,3 +47,24 @@ def test_deadline_and_init_container_failures_are_explained():
     init = {"name": "copy-model-from-image", "state": {"waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}}}
     seen = observe_job(job_status(active=1), [worker_pod(init=init)])
     assert seen.phase == "Pending" and "ImagePullBackOff" in seen.message
+
+
+def test_success_criteria_met_is_not_yet_the_end():
+    # A current Job controller writes SuccessCriteriaMet before it counts the pod and writes
+    # Complete (found on kube-controller-manager 1.37): the Job is finishing, not done.
+    job = job_status(active=0)
+    job["status"]["conditions"] = [{"type": "SuccessCriteriaMet", "status": "True"}]
+    job["status"]["uncountedTerminatedPods"] = {"succeeded": ["uid-1"]}
+    seen = observe_job(job, [worker_pod(OK)])
+    assert seen.phase == "Running" and seen.reason == "Finishing"
+    job["status"]["conditions"].append({"type": "Complete", "status": "True"})
+    assert observe_job(job, [worker_pod(OK)]).phase == "Succeeded"
+
+
+def test_failure_target_is_not_yet_the_end():
+    job = job_status(active=1)
+    job["status"]["conditions"] = [{"type": "FailureTarget", "status": "True", "reason": "PodFailurePolicy"}]
+    assert observe_job(job, [worker_pod(OK)]).phase == "Running"
+    assert not job_finished(job)
+    job["status"]["conditions"].append({"type": "Failed", "status": "True", "reason": "PodFailurePolicy"})
+    assert job_finished(job)
