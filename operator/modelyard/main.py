@@ -14,7 +14,8 @@ from modelyard.core.decision import Event
 from modelyard.handlers import metrics
 from modelyard.handlers.kube import Kube
 from modelyard.handlers.reconcile import Context
-from modelyard.handlers.register import register
+from modelyard.handlers.recheck import Rechecks
+from modelyard.handlers.register import reconcile, register
 from modelyard.handlers.resync import refresh_models_forever, resync_forever
 from modelyard.workloads.profiles import load_profiles
 
@@ -81,6 +82,8 @@ async def run_operator(
     configure_kopf(kopf_settings)
     ctx = build_context(settings, api_client or default_api_client())
     register(registry, ctx)
+    ctx.rechecks = Rechecks(lambda kind, namespace, name: reconcile(ctx, kind, namespace, name))
+    ctx.rechecks.start()
     resync_stop = asyncio.Event()
     background = [
         asyncio.create_task(resync_forever(ctx, settings.namespaces, resync_stop)),
@@ -99,6 +102,7 @@ async def run_operator(
         )
     finally:
         resync_stop.set()
+        ctx.rechecks.stop()
         await asyncio.gather(*background, return_exceptions=True)
 
 

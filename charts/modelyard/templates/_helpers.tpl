@@ -91,10 +91,11 @@ plus worker.namespaces in cluster-wide mode. */}}
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list]
-# Events on the four kinds (the operator's and Kopf's).
+# Events on the four kinds (the operator's and Kopf's); Warning events of worker Jobs and
+# pods are read to say why a worker does not start (FailedCreate, FailedMount).
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- if .Values.rbac.kubeflow }}
 # ModelVersion source `trainingJob` may name a Kubeflow job.
 - apiGroups: [kubeflow.org]

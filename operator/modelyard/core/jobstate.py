@@ -69,8 +69,45 @@ def job_finished(job: dict[str, Any]) -> bool:
     return any(c.get("type") in FINISHED and c.get("status") == "True" for c in conditions)
 
 
-def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobObservation:
-    """Classify a Job (None when it does not exist) with the pods it owns."""
+def waiting_for_worker(job: dict[str, Any]) -> bool:
+    """Not finished and no worker pod ready: the time a worker may be stuck before it starts."""
+    status = job.get("status") or {}
+    return not job_finished(job) and not status.get("ready") and not status.get("succeeded") \
+        and not status.get("failed")
+
+
+STUCK = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+         "CreateContainerError", "RunContainerError")
+"""Waiting reasons of a container that will not start without a change by someone."""
+
+
+def start_problem(pods: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """Why the worker is not running yet, when Kubernetes says (reason, message): no node fits,
+    an image cannot be pulled, a Secret/ConfigMap/ServiceAccount is missing. None otherwise."""
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") not in (None, "Pending"):
+            continue
+        for condition in status.get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False" \
+                    and condition.get("reason") == "Unschedulable":
+                return "Unschedulable", f"no node can run the worker: {condition.get('message', '')}".strip()
+        for container in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason") in STUCK:
+                return waiting["reason"], f"container {container.get('name')}: {waiting.get('message', '')}".strip()
+    # What only events say: pods the Job controller could not create (a missing
+    # ServiceAccount), volumes the kubelet could not mount (a missing ConfigMap).
+    for event in sorted(warnings, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "", reverse=True):
+        if event.get("reason") in ("FailedCreate", "FailedMount"):
+            return event["reason"], event.get("message", "")
+    return None
+
+
+def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]],
+                warnings: list[dict[str, Any]] | None = None) -> JobObservation:
+    """Classify a Job (None when it does not exist) with the pods it owns and the Warning
+    events of the Job and those pods (read only while it waits for its worker to run)."""
     if job is None:
         return JobObservation("Missing")
     status = job.get("status") or {}
@@ -94,6 +131,9 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]]) -> JobOb
     init_problem = _init_failure(pods)
     if init_problem:
         return JobObservation("Pending", None, "InitContainerFailing", init_problem, start)
+    problem = start_problem(pods, warnings or [])
+    if problem is not None:
+        return JobObservation("Pending", None, problem[0], problem[1], start)
     if status.get("active", 0) >= 1 or start:
         return JobObservation("Running", None, "Running", "the worker is running", start)
     return JobObservation("Pending", None, "Pending", "the Job is waiting to start", start)

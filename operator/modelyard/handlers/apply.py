@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from kubernetes.client.rest import ApiException
+
 from modelyard.api import conditions as C
 from modelyard.api.resource import Resource
 from modelyard.core.conditions import set_condition
 from modelyard.core.decision import ChildUpdate, Decision, Event
-from modelyard.handlers.kube import Kube
+from modelyard.handlers.kube import ForeignChild, Kube, rejection
 
 PostEvent = Callable[[Event], None]
 
@@ -30,27 +32,61 @@ def apply_update(kube: Kube, namespace: str, update: ChildUpdate) -> None:
     kube.patch_status(update.kind, namespace, update.name, status, current)
 
 
-def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent) -> None:
+def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: Any = None) -> bool:
     """Children are created before the status says they exist, so a restart in between finds
-    the Job and adopts it instead of reporting it lost."""
+    the Job and adopts it instead of reporting it lost. False when a child could not be
+    created: the status then says why (waiting for an old child, or the server's refusal)."""
+    previous = obj.status.to_dict() if obj.status else {}
     for manifest in decision.create:
-        kube.create(manifest)
+        what = f"{manifest['kind']} {manifest['metadata']['name']}"
+        try:
+            kube.create(manifest)
+        except ForeignChild as error:
+            waiting = {**previous, "message": str(error)}
+            if waiting != previous:
+                kube.patch_status(obj.kind, obj.namespace, obj.name, waiting, previous)
+            return False
+        except ApiException as error:
+            refused = rejection(error)
+            if refused is None:
+                raise
+            message = f"the API server refused to create {what}: {refused}"
+            kube.patch_status(obj.kind, obj.namespace, obj.name, stalled_status(previous, "Rejected", message, now), previous)
+            post(Event("Warning", "Rejected", message))
+            return False
     for update in decision.updates:
         apply_update(kube, obj.namespace, update)
-    previous = obj.status.to_dict() if obj.status else {}
     if decision.status != previous:
-        kube.patch_status(obj.kind, obj.namespace, obj.name, decision.status, previous)
+        try:
+            kube.patch_status(obj.kind, obj.namespace, obj.name, decision.status, previous)
+        except ApiException as error:
+            refused = rejection(error)
+            if refused is None:
+                raise
+            # The status itself was refused (too long, too many items): say so in a small one.
+            message = f"the API server refused this object's status: {refused}"[:4000]
+            small = {"phase": "Failed", "message": message, "observedGeneration": previous.get("observedGeneration")}
+            kube.patch_status(obj.kind, obj.namespace, obj.name, stalled_status(small, "StatusRejected", message, now),
+                              previous)
+            post(Event("Warning", "StatusRejected", message))
+            return False
     for event in decision.events:
         post(event)
+    return True
+
+
+def stalled_status(previous: dict[str, Any], reason: str, message: str, now: Any) -> dict[str, Any]:
+    """Failed and Stalled with `message`, kept until the user changes something."""
+    conditions = set_condition(previous.get("conditions") or [], C.READY, False, reason, message, now)
+    conditions = set_condition(conditions, C.STALLED, True, reason, message, now)
+    return {**{k: v for k, v in previous.items() if v is not None}, "phase": "Failed", "message": message,
+            "conditions": conditions}
 
 
 def invalid_status(body: dict[str, Any], message: str, now: Any) -> dict[str, Any]:
     """The status of an object whose body does not parse: Failed and Stalled, with the
     API-server-worded reason, kept until the user fixes it."""
-    previous = body.get("status") or {}
-    conditions = set_condition(previous.get("conditions") or [], C.READY, False, "InvalidSpec", message, now)
-    conditions = set_condition(conditions, C.STALLED, True, "InvalidSpec", message, now)
-    return {**previous, "phase": "Failed", "message": message, "conditions": conditions}
+    return stalled_status(body.get("status") or {}, "InvalidSpec", message, now)
 
 
 def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:

@@ -22,6 +22,26 @@ def _missing(error: ApiException) -> bool:
     return error.status == 404
 
 
+class ForeignChild(Exception):
+    """A child of our deterministic name exists but belongs to another owner: typically an
+    earlier object of the same name, deleted and re-applied, whose Job the garbage collector
+    has not removed yet. Adopting it would report the old object's result as ours."""
+
+
+def rejection(error: ApiException) -> str | None:
+    """The API server's message when it refused a write for good (a 4xx a retry cannot fix:
+    invalid, forbidden, too large), else None (conflicts, throttling and 5xx are retried)."""
+    if error.status is None or not 400 <= error.status < 500 or error.status in (404, 408, 409, 429):
+        return None
+    try:
+        status = json.loads(error.body)
+    except (TypeError, ValueError):
+        return f"{error.status} {error.reason}"
+    causes = (status.get("details") or {}).get("causes") or []
+    details = "; ".join(f"{c['field']}: {c['message']}" if c.get("field") else c.get("message", "") for c in causes)
+    return details or status.get("message") or f"{error.status} {error.reason}"
+
+
 def _discard(response: Any) -> None:
     """Read a reply that is not used (its connection goes back to the pool) without building
     the client's typed model of it (a V1Job or CoreV1Event costs more than the request)."""
@@ -82,6 +102,15 @@ class Kube:
         pods = self._raw(reply).get("items") or []
         return [p for p in pods if (p.get("metadata", {}).get("labels") or {}).get("job-name") == job_name]
 
+    def warning_events(self, namespace: str, names: list[str]) -> list[dict[str, Any]]:
+        """Warning events about the named objects (a Job and its pods) in `namespace`."""
+        found: list[dict[str, Any]] = []
+        for name in names:
+            reply = self.core.list_namespaced_event(
+                namespace, field_selector=f"involvedObject.name={name},type=Warning", _preload_content=False)
+            found += self._raw(reply).get("items") or []
+        return found
+
     def get_training_job(self, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
         try:
             if kind == "Job":
@@ -105,6 +134,26 @@ class Kube:
         except ApiException as error:
             if error.status != 409:
                 raise
+            self._check_ours(manifest)
+
+    def _check_ours(self, manifest: dict[str, Any]) -> None:
+        """A 409 is success only when the existing child carries our owner's uid."""
+        owners = {o.get("uid") for o in manifest["metadata"].get("ownerReferences") or []}
+        if not owners:
+            return
+        meta = manifest["metadata"]
+        if manifest["kind"] == "Job":
+            existing = self.get_job(meta["namespace"], meta["name"])
+            existing_meta = (existing or {}).get("metadata") or {}
+        else:
+            found = self.get(manifest["kind"], meta["namespace"], meta["name"])
+            existing_meta = found.metadata.model_dump(by_alias=True) if found is not None else {}
+        if not existing_meta:
+            return  # gone meanwhile: the next reconcile creates it
+        theirs = {o.get("uid") for o in existing_meta.get("ownerReferences") or []}
+        if not owners & theirs:
+            raise ForeignChild(f"{manifest['kind']} {meta['name']} exists but belongs to an earlier object of the "
+                               "same name; waiting for the garbage collector to delete it")
 
     def set_finalizers(self, kind: str, namespace: str, name: str, finalizers: list[str]) -> None:
         """Replace metadata.finalizers (a merge patch: no resourceVersion needed)."""

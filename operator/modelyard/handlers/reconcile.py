@@ -18,7 +18,7 @@ from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
 from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
 from modelyard.core.evaluation import decide_evaluation
-from modelyard.core.jobstate import JobObservation, job_finished, observe_job
+from modelyard.core.jobstate import JobObservation, job_finished, observe_job, start_problem, waiting_for_worker
 from modelyard.core.model import model_status
 from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
 from modelyard.core.training import observe_training_job
@@ -59,6 +59,8 @@ class Context:
     """One per object: its reconciles (from its own events, its Job's, a version it waits
     on, the resync) run one at a time, each reading after the previous one wrote."""
     locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    rechecks: Any = None
+    """When set (handlers/recheck.py), reconciles asked for later; local mode has none."""
 
 
 def serialized(reconcile: Callable[..., Decision]) -> Callable[..., Decision]:
@@ -99,7 +101,23 @@ def _job(ctx: Context, namespace: str, name: str, confirm: bool, fresh: bool) ->
     return job
 
 
-def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fresh: bool = False) -> JobObservation:
+DIAGNOSE_AFTER_SECONDS = 2.0
+"""A worker not running this long after its Job was created is asked why (pods, events)."""
+RECHECK_SECONDS = 3.0
+"""How soon a Job whose worker is not running yet is looked at again: nothing in the Job
+changes while its pod is unschedulable, cannot pull its image or misses a Secret."""
+RECHECK_STUCK_SECONDS = 15.0
+
+
+def _age(ctx: Context, job: dict[str, Any]) -> float:
+    created = (job.get("metadata") or {}).get("creationTimestamp")
+    if not created:
+        return 0.0  # our own manifest, not yet seen on the watch
+    return (ctx.clock() - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
+
+
+def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fresh: bool = False,
+             owner: Any = None) -> JobObservation:
     job = _job(ctx, namespace, name, confirm, fresh)
     if job is None:
         return JobObservation("Missing")
@@ -109,13 +127,23 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
     memo = ctx.seen.recall(namespace, name, uid) if finished and not fresh else None
     if memo is not None:
         return memo
-    # Pods matter once the Job finished (termination message), or while none runs when an
-    # init container may be failing (image pull, image-source copy); otherwise they say nothing new.
+    # Pods matter once the Job finished (termination message), while none runs when an init
+    # container may be failing (image pull, image-source copy), and when the worker is late
+    # to start (why: scheduling, image, Secret); otherwise they say nothing new.
     init = bool(((job.get("spec") or {}).get("template") or {}).get("spec", {}).get("initContainers"))
-    pods = ctx.kube.job_pods(namespace, name) if finished or (init and not status.get("active")) else []
-    observation = observe_job(job, pods)
+    waiting = waiting_for_worker(job)
+    diagnose = waiting and _age(ctx, job) >= DIAGNOSE_AFTER_SECONDS
+    pods = ctx.kube.job_pods(namespace, name) if finished or diagnose or (init and not status.get("active")) else []
+    warnings: list[dict[str, Any]] = []
+    if diagnose and start_problem(pods, []) is None:
+        pending = [p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending")]
+        warnings = ctx.kube.warning_events(namespace, [name, *pending])
+    observation = observe_job(job, pods, warnings)
     if finished and ctx.seen.watching_jobs:
         ctx.seen.remember(namespace, name, uid, observation)
+    if waiting and owner is not None and ctx.rechecks is not None:
+        stuck = observation.phase == "Pending" and observation.reason not in ("Pending", "JobCreated")
+        ctx.rechecks.after(RECHECK_STUCK_SECONDS if stuck else RECHECK_SECONDS, owner.kind, namespace, owner.name)
     return observation
 
 
@@ -166,7 +194,8 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
         # The body predates our own last write (the watch has not delivered it yet): that
         # write, and its events, already carried this decision.
         return decision
-    apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event))
+    if not apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event), ctx.clock()):
+        return decision
     for manifest in decision.create:
         if manifest["kind"] == "Job" and ctx.seen.watching_jobs:
             # It exists now: until the watch delivers it, it is not taken for a deleted one.
@@ -226,7 +255,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     if not settled(version):
         # Only an unsettled version's decision reads its Job (and training job): every later
         # event of a Ready version (there are several per version) costs no API reads.
-        observed = _observe(ctx, ns, job_name("import", version.name), fresh=fresh)
+        observed = _observe(ctx, ns, job_name("import", version.name), fresh=fresh, owner=version)
         source = version.spec.source.training_job
         if source is not None:
             training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
@@ -242,7 +271,7 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
     ns = job.namespace
     source = read(ctx, "ModelVersion", ns, job.spec.source_ref.name, fresh)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
-    observed = _observe(ctx, ns, job_name("convert", job.name), fresh=fresh)
+    observed = _observe(ctx, ns, job_name("convert", job.name), fresh=fresh, owner=job)
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -256,7 +285,7 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
     baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
-    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh=fresh)
+    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh=fresh, owner=job)
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:

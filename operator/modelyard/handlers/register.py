@@ -94,6 +94,12 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
         meta = body["metadata"]
         if event.get("type") == "DELETED":
             ctx.seen.drop("Job", meta["namespace"], meta["name"])
+            # An object re-applied under the same name waited for this Job of its
+            # predecessor to go (kube.ForeignChild): it can create its own now.
+            for owner in meta.get("ownerReferences") or []:
+                current = ctx.seen.get(owner.get("kind", ""), meta["namespace"], owner.get("name", ""))
+                if owner.get("kind") in RECONCILERS and current is not None and current.metadata.uid != owner.get("uid"):
+                    RECONCILERS[owner["kind"]](ctx, current)
             return
         ctx.seen.put_job(meta["namespace"], meta["name"], dict(body))
         for owner in meta.get("ownerReferences") or []:

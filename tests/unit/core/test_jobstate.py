@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from modelyard.core.jobstate import job_finished, observe_job
+from modelyard.core.jobstate import job_finished, observe_job, start_problem, waiting_for_worker
 from tests.support.builders import job_status, worker_pod
 
 OK = json.dumps({"ok": True, "reason": "Imported", "message": "imported 1 file(s)", "artifact": {"digest": "sha256:ab"}})
@@ -68,3 +68,32 @@ def test_failure_target_is_not_yet_the_end():
     assert not job_finished(job)
     job["status"]["conditions"].append({"type": "Failed", "status": "True", "reason": "PodFailurePolicy"})
     assert job_finished(job)
+
+
+def _pending_pod(**status) -> dict:
+    return {"metadata": {"name": "p", "creationTimestamp": "2026-11-22T10:00:00Z"},
+            "status": {"phase": "Pending", **status}}
+
+
+def test_why_a_worker_does_not_start():
+    unschedulable = _pending_pod(conditions=[{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                                              "message": "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."}])
+    seen = observe_job(job_status(active=1), [unschedulable])
+    assert (seen.phase, seen.reason) == ("Pending", "Unschedulable")
+    assert seen.message == "no node can run the worker: 0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
+    config = _pending_pod(containerStatuses=[{"name": "worker", "state": {"waiting": {
+        "reason": "CreateContainerConfigError", "message": 'secret "creds" not found'}}}])
+    assert start_problem([config], []) == ("CreateContainerConfigError", 'container worker: secret "creds" not found')
+    event = {"reason": "FailedCreate", "message": 'pods "x" is forbidden: serviceaccount "w" not found',
+             "lastTimestamp": "2026-11-22T10:00:01Z"}
+    assert start_problem([], [event]) == ("FailedCreate", event["message"])
+    running = {"metadata": {"name": "p"}, "status": {"phase": "Running"}}
+    assert start_problem([running], []) is None
+
+
+def test_only_a_job_whose_worker_is_not_running_is_waiting():
+    assert waiting_for_worker(job_status(active=1))
+    ready = job_status(active=1)
+    ready["status"]["ready"] = 1
+    assert not waiting_for_worker(ready)
+    assert not waiting_for_worker(job_status(complete=True))

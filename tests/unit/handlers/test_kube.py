@@ -1,0 +1,55 @@
+"""The API layer's reading of what the server answered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from modelyard.handlers.kube import ForeignChild, Kube, rejection
+
+
+def refused(status: int, body: dict | None = None) -> ApiException:
+    error = ApiException(status=status, reason="Refused")
+    error.body = json.dumps(body) if body is not None else None
+    return error
+
+
+def test_a_refusal_carries_the_servers_causes():
+    body = {"message": "Job.batch \"x\" is invalid: [...]", "details": {"causes": [
+        {"field": "spec.template.spec.containers[0].resources.requests",
+         "message": 'Invalid value: "16Gi": must be less than or equal to memory limit of 1Gi'}]}}
+    assert rejection(refused(422, body)) == ('spec.template.spec.containers[0].resources.requests: '
+                                             'Invalid value: "16Gi": must be less than or equal to memory limit of 1Gi')
+    assert rejection(refused(403, {"message": "jobs.batch is forbidden"})) == "jobs.batch is forbidden"
+
+
+@pytest.mark.parametrize("status", [404, 409, 429, 500, 503])
+def test_what_a_retry_can_fix_is_no_refusal(status: int):
+    assert rejection(refused(status, {"message": "x"})) is None
+
+
+class _Batch:
+    def __init__(self, existing_owner: str):
+        self.existing_owner = existing_owner
+
+    def create_namespaced_job(self, *_args, **_kwargs):
+        raise refused(409, {"message": "already exists"})
+
+
+def _kube(existing_owner: str) -> Kube:
+    kube = Kube.__new__(Kube)
+    kube.batch = _Batch(existing_owner)
+    kube.get_job = lambda ns, name: {"metadata": {"name": name, "ownerReferences": [{"uid": existing_owner}]}}
+    return kube
+
+
+def job(owner_uid: str) -> dict:
+    return {"kind": "Job", "metadata": {"name": "import-a", "namespace": "ml", "ownerReferences": [{"uid": owner_uid}]}}
+
+
+def test_a_conflict_is_success_only_when_the_child_is_ours():
+    _kube("uid-1").create(job("uid-1"))
+    with pytest.raises(ForeignChild, match="belongs to an earlier object of the same name"):
+        _kube("uid-old").create(job("uid-1"))
