@@ -191,11 +191,8 @@ def test_no_node_with_the_gpu_capacity_is_reported_within_seconds(ns: Namespace)
     ns.apply(builders.model(), builders.model_version(),
              builders.conversion_job(target={"format": "onnx-fp16", "hardware": "gpu"}, resources=resources))
 
-    def explained():
-        status = ns.status("conversionjobs", "classifier-onnx")
-        return status if "Insufficient nvidia.com/gpu" in (status.get("message") or "") else None
-
-    status = wait_until("the conversion to say why its pod cannot be scheduled", explained, timeout=30)
+    status = ns.wait_status("conversionjobs", "classifier-onnx", "why its pod cannot be scheduled",
+                            lambda s: "Insufficient nvidia.com/gpu" in (s.get("message") or ""), timeout=30)
     assert status["phase"] in ("Pending", "Running")
     assert conditions(status)["Ready"]["reason"] == "Unschedulable"
 
@@ -205,11 +202,8 @@ def test_a_missing_secret_is_reported_within_seconds(ns: Namespace):
     client.CoreV1Api(ns.cp.api()).delete_namespaced_secret("model-store-credentials", ns.name)
     ns.apply(builders.model(), builders.model_version())
 
-    def explained():
-        status = ns.status("modelversions", "classifier-1-0-0")
-        return status if 'secret "model-store-credentials" not found' in (status.get("message") or "") else None
-
-    status = wait_until("the version to say its worker cannot start", explained, timeout=30)
+    status = ns.wait_status("modelversions", "classifier-1-0-0", "why its worker cannot start",
+                            lambda s: 'secret "model-store-credentials" not found' in (s.get("message") or ""), timeout=30)
     assert conditions(status)["Ready"]["reason"] == "CreateContainerConfigError"
 
 
@@ -217,11 +211,8 @@ def test_an_image_that_cannot_be_pulled_is_reported_within_seconds(ns: Namespace
     source = {"image": {"image": "registry.example.com/team/missing:1.0", "path": "/models/model.onnx"}}
     ns.apply(builders.model(), builders.model_version(source=source))
 
-    def explained():
-        status = ns.status("modelversions", "classifier-1-0-0")
-        return status if "registry.example.com/team/missing:1.0" in (status.get("message") or "") else None
-
-    status = wait_until("the version to say its image cannot be pulled", explained, timeout=30)
+    status = ns.wait_status("modelversions", "classifier-1-0-0", "why its image cannot be pulled",
+                            lambda s: "registry.example.com/team/missing:1.0" in (s.get("message") or ""), timeout=30)
     assert "ErrImagePull" in status["message"] or "ImagePullBackOff" in status["message"]
 
 
@@ -230,11 +221,8 @@ def test_a_missing_worker_service_account_is_reported_within_seconds(ns: Namespa
     client.CoreV1Api(ns.cp.api()).delete_namespaced_service_account("modelyard-worker", ns.name)
     ns.apply(builders.model(), builders.model_version())
 
-    def explained():
-        status = ns.status("modelversions", "classifier-1-0-0")
-        return status if 'serviceaccount "modelyard-worker" not found' in (status.get("message") or "") else None
-
-    status = wait_until("the version to say its Job cannot create pods", explained, timeout=30)
+    status = ns.wait_status("modelversions", "classifier-1-0-0", "why its Job cannot create pods",
+                            lambda s: 'serviceaccount "modelyard-worker" not found' in (s.get("message") or ""), timeout=30)
     assert conditions(status)["Ready"]["reason"] == "FailedCreate"
 
 
@@ -248,3 +236,32 @@ def test_the_operator_is_held_to_the_charts_rbac(ns: Namespace):
                                         "resource": "jobs"}}})
     assert review.status.allowed is False
     assert "Unauthorized" not in ns.kube.operator.log() and " 403" not in ns.kube.operator.log()
+
+
+def test_a_version_without_its_model_waits_then_imports(ns: Namespace):
+    ns.stand_in("import", imported(ns.name))
+    ns.apply(builders.model_version())
+    waiting = ns.wait_phase("modelversions", "classifier-1-0-0", "Pending")
+    assert "Model 'classifier' does not exist" in waiting["message"]
+    assert ns.names("jobs") == []
+    ns.apply(builders.model())
+    ns.wait_phase("modelversions", "classifier-1-0-0", "Ready")
+
+
+def test_a_job_deleted_under_the_operator_is_reported_not_recreated(ns: Namespace):
+    # No stand-in and an image that cannot be pulled: the Job stays unfinished until deleted.
+    source = {"image": {"image": "registry.example.com/team/missing:1.0", "path": "/models/model.onnx"}}
+    ns.apply(builders.model(), builders.model_version(source=source))
+    wait_until("the import Job", lambda: ns.get("job", "import-classifier-1-0-0"), timeout=30)
+    ns.kubectl("delete", "job", "import-classifier-1-0-0", "--cascade=foreground", "--timeout=60s")
+    status = ns.wait_phase("modelversions", "classifier-1-0-0", "Failed", timeout=60)
+    assert "was deleted before it reported a result" in status["message"]
+    assert ns.get("job", "import-classifier-1-0-0") is None
+
+
+def test_a_conversion_of_a_failed_version_fails_clearly(ns: Namespace):
+    ns.stand_in("import", {"ok": False, "reason": "UnsafeModel", "message": "model.pkl is a pickle"})
+    ns.apply(builders.model(), builders.model_version(), builders.conversion_job())
+    status = ns.wait_phase("conversionjobs", "classifier-onnx", "Failed")
+    assert "source ModelVersion 'classifier-1-0-0' failed" in status["message"]
+    assert ns.names("jobs") == ["import-classifier-1-0-0"]

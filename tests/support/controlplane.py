@@ -327,12 +327,17 @@ class Namespace:
         return dict((self.read(plural, name) or {}).get("status") or {})
 
     def wait_phase(self, plural: str, name: str, *phases: str, timeout: float = 60) -> dict[str, Any]:
+        return self.wait_status(plural, name, f"phase {phases}", lambda s: s.get("phase") in phases, timeout)
+
+    def wait_status(self, plural: str, name: str, what: str, check: Callable[[dict[str, Any]], Any],
+                    timeout: float = 60) -> dict[str, Any]:
+        """Wait until `check(status)`; on the deadline, fail with what a user would look at."""
         def reached() -> dict[str, Any] | None:
             self.kube.operator.process.check_alive()
             status = self.status(plural, name)
-            return status if status.get("phase") in phases else None
+            return status if check(status) else None
         try:
-            return wait_until(f"{plural}/{name} in phase {phases}", reached, timeout=timeout, every=0.2)
+            return wait_until(f"{plural}/{name}: {what}", reached, timeout=timeout, every=0.2)
         except AssertionError as error:
             raise AssertionError(f"{error}\nits status: {json.dumps(self.status(plural, name))[:2000]}\n"
                                  f"the operator's log:\n{tail(self.kube.operator.process.log)}\n"

@@ -12,6 +12,14 @@ from modelyard.core.status import StatusBuilder
 from modelyard.workloads.jobs import NoStoreConfigured
 
 
+PROGRESS_MAX = 256
+"""status.progress is a one-line summary (the CRD's maxLength); the message has it whole."""
+
+
+def short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def follow_job(
     obj: Resource,
     job: JobObservation,
@@ -49,7 +57,7 @@ def follow_job(
         # then writes the same status.
         status.body["startTime"] = job.start_time
     if job.phase in ("Pending", "Running"):
-        status.body["progress"] = job.message
+        status.body["progress"] = short(job.message, PROGRESS_MAX)
         return Decision(status=status.waiting(running_phase, job.reason or "Running", job.message))
     if job.completion_time:
         status.body["completionTime"] = job.completion_time

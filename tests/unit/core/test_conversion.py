@@ -86,3 +86,12 @@ def test_succeeded_job_heals_a_missing_output_status():
     obj["status"] = {"phase": "Succeeded", "outputVersion": "classifier-onnx"}
     decision = decide(obj, observed=observe_job(job_status(complete=True), [worker_pod(json.dumps(RESULT))]))
     assert decision.create == [] and decision.updates[0].only_if_missing
+
+
+def test_a_long_wait_message_fits_the_progress_field():
+    # Found on the real API server: an image-pull message copied whole into status.progress
+    # (maxLength 256) made the server refuse the whole status.
+    from modelyard.core.jobflow import PROGRESS_MAX, short
+
+    assert len(short("x" * 1000, PROGRESS_MAX)) == PROGRESS_MAX
+    assert short("ok", PROGRESS_MAX) == "ok"
