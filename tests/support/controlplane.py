@@ -11,7 +11,6 @@ import functools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,16 +23,11 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from tests.support.helm import CHART, RELEASE, ROOT, tool
+from tests.support.s3server import free_port
 
 SCRIPT = ROOT / "hack" / "controlplane.sh"
 RELEASE_NAMESPACE = "modelyard-system"
 OPERATOR_SA = "modelyard-operator"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def tail(path: Path, lines: int = 40) -> str:
