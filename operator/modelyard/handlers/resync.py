@@ -80,7 +80,13 @@ async def resync_forever(ctx: Context, namespaces: list[str], stop: asyncio.Even
             return
         except asyncio.TimeoutError:
             pass
-        for namespace in namespaces or await asyncio.to_thread(ctx.kube.namespaces):
+        try:
+            listed = namespaces or await asyncio.to_thread(ctx.kube.namespaces)
+        except Exception:  # noqa: BLE001 - e.g. the API server restarting: found on the real one,
+            # where this raised outside any try and ended the resync for the operator's life
+            log.exception("listing namespaces for the resync failed")
+            continue
+        for namespace in listed:
             try:
                 await asyncio.to_thread(resync_once, ctx, namespace)
             except Exception:  # noqa: BLE001 - the next round retries; never kill the loop

@@ -182,3 +182,29 @@ def test_the_resync_forgets_objects_deleted_while_the_watch_was_down(tmp_path: P
     resync_once(ctx, "default")
     assert [v.name for v in ctx.seen.of_kind("ModelVersion", "default")] == ["classifier-1-0-0"]
     assert ctx.seen.of_kind("ConversionJob", "default") == []
+
+
+async def test_the_resync_survives_an_api_server_that_is_away():
+    import asyncio
+    from types import SimpleNamespace
+
+    from modelyard.handlers.resync import resync_forever
+
+    calls = []
+
+    def namespaces():
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionRefusedError("the API server is restarting")
+        return []
+
+    ctx = SimpleNamespace(settings=SimpleNamespace(resync_seconds=0.01), kube=SimpleNamespace(namespaces=namespaces))
+    stop = asyncio.Event()
+    task = asyncio.create_task(resync_forever(ctx, [], stop))
+    for _ in range(500):
+        if len(calls) >= 2:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await task
+    assert len(calls) >= 2, "the loop went on after the failed list"
