@@ -1,8 +1,12 @@
-"""Operator throughput and memory: N ModelVersions to Ready, against the same API emulator.
+"""Operator throughput and memory: N ModelVersions to Ready, on the real control plane.
 
-Three operators run, one after the other, each in its own process against an API emulator
-(kmock, less its test-assertion costs: tests/support/cluster.py `Emulator`) holding one Model
-and N ModelVersions:
+Three operators run, one after the other, each in its own process with a fresh control plane
+of its own (hack/controlplane.sh: etcd, kube-apiserver, the Job controller, the scheduler; the
+process kubelet writes a stand-in worker result for each pod without starting a process) and
+its own ServiceAccount; one Model and N ModelVersions are created with one `kubectl create`
+once the operator is ready. `--emulator` runs them against the old in-process API emulator
+instead (kmock, less its test-assertion costs: tests/support/cluster.py `Emulator`), with the
+objects there before the operator starts:
 
 - minimal: a Kopf operator with one handler that patches `status.phase: Ready` per object, the
   least any operator can do;
@@ -11,8 +15,12 @@ and N ModelVersions:
   events);
 - modelyard: the real operator (Kopf handlers, core decisions, import Job per version).
 
-The last two share a test kubelet in their process that completes each Job at once with a
-worker result. Time is measured from the operator's readiness to every version Ready.
+On the emulator the last two share a test kubelet in their process that completes each Job at
+once with a worker result. Time is measured from the operator's readiness (emulator) or the
+start of the `kubectl create` (real) to every version Ready; p50/p95 are, per version, from the
+watch event that first showed it to the one that showed it Ready. Requests are counted from the
+API server's audit log (user = the operator's ServiceAccount; on the emulator, the operator's
+`kubernetes` client calls only).
 `ratio` is modelyard throughput / minimal throughput (the issue's target, >= 0.5, cannot be
 met by any operator that runs a Job per version: `jobs` reaches about 0.13 at 500 versions);
 `ratio_vs_job_operator` compares with `jobs`. Peak RSS is the operator process's (target
@@ -20,8 +28,10 @@ met by any operator that runs a Job per version: `jobs` reaches about 0.13 at 50
 seconds of operator and emulator show which one bounds the run (the machine has 2 cores).
 Last line: a JSON object.
 
-    python bench/operator_throughput.py            # 500 versions
-    python bench/operator_throughput.py --quick    # 100 versions
+    python bench/operator_throughput.py                     # 500 versions, real control plane
+    python bench/operator_throughput.py --quick             # 100 versions
+    python bench/operator_throughput.py --versions 5000 --modes modelyard
+    python bench/operator_throughput.py --emulator
 
 (Not `bench/operator.py`: a file of that name shadows the standard library's `operator` module
 for every script in bench/.)
@@ -33,6 +43,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -54,8 +65,20 @@ from pathlib import Path
 import kopf
 from kubernetes import client
 mode, url = sys.argv[1], sys.argv[2]
-api = client.ApiClient(client.Configuration(host=url))
+emulated = url.startswith("http")
 registry = kopf.OperatorRegistry()
+if emulated:
+    api = client.ApiClient(client.Configuration(host=url))
+
+    @kopf.on.login(registry=registry)
+    def login(**_):
+        return kopf.ConnectionInfo(server=url, insecure=True)
+else:
+    # the real API server: the kubeconfig of the operator's own ServiceAccount
+    from kubernetes import config
+    config.load_kube_config(url)
+    api = client.ApiClient()
+    kopf.on.login(registry=registry)(kopf.login_via_client)
 requests = {}
 _request = api.rest_client.request
 def counted(method, url, *args, **kwargs):
@@ -65,17 +88,13 @@ def counted(method, url, *args, **kwargs):
     return _request(method, url, *args, **kwargs)
 api.rest_client.request = counted
 
-@kopf.on.login(registry=registry)
-def login(**_):
-    return kopf.ConnectionInfo(server=url, insecure=True)
-
 settings = kopf.OperatorSettings()
 settings.scanning.disabled = True
 stop, ready = threading.Event(), threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
 threading.Thread(target=lambda: (ready.wait(), print("READY", flush=True)), daemon=True).start()
 custom = client.CustomObjectsApi(api)
-if mode != "minimal":
+if mode != "minimal" and emulated:
     from tests.support.emulator_kubelet import Kubelet
     # the kubelet's own requests (Job status, pods) are not the operator's: its own client
     kubelet_api = client.ApiClient(client.Configuration(host=url))
@@ -98,7 +117,7 @@ elif mode == "jobs":
                "metadata": {"name": "import-" + meta["name"], "namespace": meta["namespace"],
                             "labels": {"app.kubernetes.io/component": "import", "bench/version": meta["name"]}},
                "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
-                   {"name": "worker", "image": "worker", "command": ["python", "-m", "modelyard.worker"]}]}}}}
+                   {"name": "worker", "image": "ghcr.io/modelyard/worker-cpu:bench", "command": ["python", "-m", "modelyard.worker"]}]}}}}
         try:
             batch.create_namespaced_job(meta["namespace"], job)
         except client.ApiException as error:
@@ -143,7 +162,7 @@ def objects(count: int) -> list[tuple[str, str, dict]]:
     return items
 
 
-async def run_one(mode: str, count: int) -> dict:
+async def run_emulator(mode: str, count: int) -> dict:
     from kmock._internal import apps
 
     sys.path.insert(0, str(ROOT))
@@ -188,37 +207,149 @@ async def run_one(mode: str, count: int) -> dict:
                 "requests": figures["requests"], "operator_cpu_s": figures["cpu_s"], "emulator_cpu_s": emulator_cpu}
 
 
+
+def classify(event: dict) -> str:
+    ref = event.get("objectRef") or {}
+    if ref.get("subresource") == "status":
+        return event["verb"] + " status"
+    resource = ref.get("resource", "")
+    return event["verb"] + " " + (resource if resource in ("pods", "jobs", "events") else "objects")
+
+
+def audit_requests(log: Path, user: str) -> dict[str, int]:
+    """The operator's requests as the API server saw them (its audit log), watches aside."""
+    counts: dict[str, int] = {}
+    with log.open() as lines:
+        for line in lines:
+            event = json.loads(line)
+            if event.get("user", {}).get("username") == user and event.get("verb") != "watch" \
+                    and event.get("stage") == "ResponseComplete":
+                kind = classify(event)
+                counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+def run_cluster(mode: str, count: int) -> dict:
+    """One operator against a fresh control plane of its own (hack/controlplane.sh, the process
+    kubelet writing the stand-in worker result without starting a process)."""
+    import threading
+
+    from kubernetes import client, watch
+
+    sys.path.insert(0, str(ROOT))
+    from tests.support.controlplane import ControlPlane, create_namespace, service_account_kubeconfig, start_kubelet
+
+    state = Path(tempfile.mkdtemp(prefix=f"modelyard-bench-{mode}-"))
+    os.environ["MODELYARD_CONTROLPLANE_AUDIT"] = "1"
+    cp = ControlPlane(state)
+    cp.start()
+    kubelet = proc = None
+    try:
+        cp.kubectl("apply", "-f", str(ROOT / "crds"))
+        cp.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        results = state / "kubelet" / "results" / NAMESPACE
+        results.mkdir(parents=True)
+        (results / "import.json").write_text(json.dumps(IMPORTED))
+        kubelet = start_kubelet(cp, None, "--inline-stand-ins")
+        create_namespace(cp, NAMESPACE, None)
+        core = client.CoreV1Api(cp.api())
+        core.create_namespaced_service_account(NAMESPACE, {"metadata": {"name": "bench-operator"}})
+        client.RbacAuthorizationV1Api(cp.api()).create_cluster_role_binding({
+            "metadata": {"name": "bench-operator"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
+            "subjects": [{"kind": "ServiceAccount", "name": "bench-operator", "namespace": NAMESPACE}]})
+        kubeconfig = service_account_kubeconfig(cp, state / "operator.kubeconfig", NAMESPACE, "bench-operator")
+        custom = client.CustomObjectsApi(cp.api())
+        seen: dict[str, float] = {}
+        ready: dict[str, float] = {}
+        done, watching = threading.Event(), threading.Event()
+
+        def observe() -> None:
+            stream = watch.Watch()
+            watching.set()
+            for event in stream.stream(custom.list_namespaced_custom_object, "modelyard.dev", "v1alpha1",
+                                       NAMESPACE, "modelversions", timeout_seconds=3600):
+                name, at = event["object"]["metadata"]["name"], time.perf_counter()
+                seen.setdefault(name, at)
+                if (event["object"].get("status") or {}).get("phase") == "Ready":
+                    ready.setdefault(name, at)
+                    if len(ready) == count:
+                        done.set()
+                        stream.stop()
+
+        threading.Thread(target=observe, daemon=True).start()
+        watching.wait(10)
+        log = state / "logs" / f"operator-{mode}.log"
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}"}
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(kubeconfig), NAMESPACE, json.dumps(IMPORTED)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), env=env, cwd=ROOT)
+        line = proc.stdout.readline()
+        if line.strip() != b"READY":
+            raise RuntimeError(f"{mode} operator did not start: {line!r}; see {log}")
+        items = objects(count)
+        started = time.perf_counter()
+        cp.kubectl("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                          "items": [body for _, _, body in items]}))
+        if not done.wait(1800):
+            raise RuntimeError(f"{mode}: only {len(ready)}/{count} Ready after 1800 s; see {log}")
+        seconds = max(ready.values()) - started
+        latencies = sorted(ready[name] - seen[name] for name in ready)
+        proc.stdin.close()
+        out, _ = proc.communicate(timeout=300)
+        lines = out.decode().strip().splitlines()
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"{mode} operator exited with {proc.returncode}; see {log}")
+        figures = json.loads(lines[-1])
+        requests = audit_requests(state / "logs" / "audit.log", f"system:serviceaccount:{NAMESPACE}:bench-operator")
+        return {"seconds": seconds, "per_second": count / seconds, "rss_mib": figures["rss_mib"],
+                "requests": requests, "operator_cpu_s": figures["cpu_s"], "emulator_cpu_s": 0.0,
+                "p50_s": latencies[len(latencies) // 2], "p95_s": latencies[int(len(latencies) * 0.95) - 1],
+                "api_server": cp.api().call_api("/version", "GET", response_type="object", _return_http_data_only=True)["gitVersion"]}
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        if kubelet is not None:
+            kubelet.stop()
+        cp.stop()
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 versions instead of 500")
-    parser.add_argument("--count", type=int, default=None)
+    parser.add_argument("--versions", type=int, default=None, help="how many ModelVersions (default 500)")
+    parser.add_argument("--emulator", action="store_true", help="the in-process API emulator instead of the real control plane")
+    parser.add_argument("--modes", default="minimal,jobs,modelyard", help="which operators, comma-separated")
     args = parser.parse_args()
-    count = args.count or (100 if args.quick else 500)
+    count = args.versions or (100 if args.quick else 500)
+    modes = args.modes.split(",")
     runs = {}
-    for mode in ("minimal", "jobs", "modelyard"):
-        runs[mode] = run = asyncio.run(run_one(mode, count))
+    for mode in modes:
+        runs[mode] = run = asyncio.run(run_emulator(mode, count)) if args.emulator else run_cluster(mode, count)
         print(f"{mode:9} {count} versions Ready in {run['seconds']:.2f} s ({run['per_second']:.1f}/s), "
-              f"peak RSS {run['rss_mib']:.0f} MiB; CPU: operator {run['operator_cpu_s']:.1f} s (with its start), "
-              f"emulator {run['emulator_cpu_s']:.1f} s; {sum(run['requests'].values()) / count:.1f} requests/version",
-              flush=True)
-    ours, minimal, jobs = runs["modelyard"], runs["minimal"], runs["jobs"]
-    print(json.dumps({
-        "count": count,
-        "ratio": round(ours["per_second"] / minimal["per_second"], 3),
-        # the same against the least a Job-running operator does (create the Job; on success
-        # read the pod's termination message and patch Ready), with the same test kubelet
-        "ratio_vs_job_operator": round(ours["per_second"] / jobs["per_second"], 3),
-        "seconds": round(ours["seconds"], 2),
-        "minimal_seconds": round(minimal["seconds"], 2),
-        "job_operator_seconds": round(jobs["seconds"], 2),
-        "peak_rss_mib": round(ours["rss_mib"], 1),
-        "minimal_peak_rss_mib": round(minimal["rss_mib"], 1),
+              f"peak RSS {run['rss_mib']:.0f} MiB; CPU: operator {run['operator_cpu_s']:.1f} s (with its start)"
+              + (f", emulator {run['emulator_cpu_s']:.1f} s" if args.emulator else
+                 f"; apply to Ready p50 {run['p50_s']:.2f} s, p95 {run['p95_s']:.2f} s")
+              + f"; {sum(run['requests'].values()) / count:.1f} requests/version", flush=True)
+    line: dict = {"count": count, "api_server": "emulator (kmock)" if args.emulator else runs[modes[0]]["api_server"]}
+    ours, minimal, jobs = runs.get("modelyard"), runs.get("minimal"), runs.get("jobs")
+    if ours and minimal:
+        line["ratio"] = round(ours["per_second"] / minimal["per_second"], 3)
+    if ours and jobs:
+        # against the least a Job-running operator does (create the Job; on success read the
+        # pod's termination message and patch Ready), on the same kind of test bed
+        line["ratio_vs_job_operator"] = round(ours["per_second"] / jobs["per_second"], 3)
+    for mode, run in runs.items():
+        prefix = "" if mode == "modelyard" else f"{'job_operator' if mode == 'jobs' else mode}_"
+        line[prefix + "seconds"] = round(run["seconds"], 2)
+        line[prefix + "peak_rss_mib"] = round(run["rss_mib"], 1)
         # API requests made by the operator (watches aside) per version, by verb and target
-        "requests_per_version": round(sum(ours["requests"].values()) / count, 2),
-        "minimal_requests_per_version": round(sum(minimal["requests"].values()) / count, 2),
-        "job_operator_requests_per_version": round(sum(jobs["requests"].values()) / count, 2),
-        "requests": ours["requests"],
-    }))
+        line[prefix + "requests_per_version"] = round(sum(run["requests"].values()) / count, 2)
+        if not args.emulator:
+            line[prefix + "p50_s"], line[prefix + "p95_s"] = round(run["p50_s"], 3), round(run["p95_s"], 3)
+    if ours:
+        line["requests"] = ours["requests"]
+    print(json.dumps(line))
     return 0
 
 

@@ -174,6 +174,15 @@ start() {
     --log-level warn
   ready_check "$state" etcd
 
+  # MODELYARD_CONTROLPLANE_AUDIT=1: every request's metadata (user, verb, resource) in
+  # STATE/logs/audit.log, one JSON line each (how the bench counts an operator's requests).
+  local -a audit=()
+  if [[ "${MODELYARD_CONTROLPLANE_AUDIT:-}" == 1 ]]; then
+    printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' \
+      'rules: [{level: Metadata}]' > "$state/audit-policy.yaml"
+    audit=(--audit-policy-file "$state/audit-policy.yaml" --audit-log-path "$state/logs/audit.log"
+           --audit-log-format json --audit-log-mode blocking)
+  fi
   launch "$state" kube-apiserver "$bin/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$etcd_port" --bind-address 127.0.0.1 --advertise-address 127.0.0.1 \
     --secure-port "$api_port" --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
@@ -181,22 +190,24 @@ start() {
     --service-account-issuer https://kubernetes.default.svc --api-audiences https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range 10.96.0.0/16 --allow-privileged=false --profiling=false \
-    --event-ttl 1h0m0s --endpoint-reconciler-type none
+    --event-ttl 1h0m0s --endpoint-reconciler-type none "${audit[@]}"
   ready_check "$state" kube-apiserver
 
   kubeconfig "$state/kubeconfig" "$server" admin
   kubeconfig "$state/kube-controller-manager.kubeconfig" "$server" kube-controller-manager
   kubeconfig "$state/kube-scheduler.kubeconfig" "$server" kube-scheduler
 
-  # All default controllers; the token controller signs with the same key the API server checks,
+  # All default controllers; their client QPS is raised from 20 so that Job and pod churn in
+  # tests and benches measures the operator, not the controller manager's rate limiter. The token controller signs with the same key the API server checks,
   # and kube-root-ca.crt (the CA bundle every Pod mounts) carries our CA.
   launch "$state" kube-controller-manager "$bin/kube-controller-manager" \
     --kubeconfig "$state/kube-controller-manager.kubeconfig" --bind-address 127.0.0.1 --secure-port "$kcm_port" \
     --leader-elect=false --controllers '*' --service-account-private-key-file "$pki/sa.key" \
-    --root-ca-file "$pki/ca.crt" --use-service-account-credentials=true --profiling=false
+    --root-ca-file "$pki/ca.crt" --use-service-account-credentials=true --profiling=false \
+    --kube-api-qps 200 --kube-api-burst 400
   launch "$state" kube-scheduler "$bin/kube-scheduler" \
     --kubeconfig "$state/kube-scheduler.kubeconfig" --bind-address 127.0.0.1 --secure-port "$sched_port" \
-    --leader-elect=false --profiling=false
+    --leader-elect=false --profiling=false --kube-api-qps 200 --kube-api-burst 400
   ready_check "$state" kube-controller-manager
   ready_check "$state" kube-scheduler
   trap - ERR

@@ -5,14 +5,17 @@ loopback. One test bed per session; each test gets its own namespace."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Iterator
 
 import boto3
 import pytest
 
+from modelyard.manifests import load
 from tests.support.controlplane import (ControlPlane, Kube, Namespace, Operator, create_namespace,
                                         delete_namespace, install_chart, start_kubelet)
+from tests.support.quickstart import QUICKSTART, prepare, train
 from tests.support.s3server import ACCESS_KEY, SECRET_KEY, S3Server
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
@@ -43,11 +46,29 @@ def kube(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Itera
         cp.stop()
 
 
-@pytest.fixture
-def ns(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+@contextlib.contextmanager
+def namespace(kube: Kube, name: str) -> Iterator[Namespace]:
     """A fresh namespace with the store credentials and the worker ServiceAccount."""
-    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
-    name = f"{name}-{abs(hash(request.node.nodeid)) % 10_000}"
     create_namespace(kube.cp, name, CREDENTIALS)
     yield Namespace(kube, name)
     delete_namespace(kube.cp, name)
+
+
+@pytest.fixture
+def ns(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Namespace]:
+    name = re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:40].strip("-")
+    with namespace(kube, f"{name}-{abs(hash(request.node.nodeid)) % 10_000}") as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def quickstart(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
+    """The quickstart pipeline (import, conversion, evaluation) run to its end by the operator and
+    the real workers, in a namespace of its own, for the tests that look at its results."""
+    folder = tmp_path_factory.mktemp("quickstart")
+    trained = train(folder / "training")
+    docs = {d.body["metadata"]["name"]: d.body for d in load([prepare(QUICKSTART, folder / "manifests", trained)])}
+    with namespace(kube, "quickstart") as made:
+        made.apply(*(docs[name] for name in ("digits", "digits-1-0-0", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
+        made.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", "Failed", timeout=300)
+        yield made

@@ -1,93 +1,52 @@
-"""`modelyard get|lineage|report` against an API server print what `modelyard local ...` prints
-for the same objects."""
+"""`modelyard get|lineage|report` as a user runs them against the real cluster (through the
+kubeconfig, the report read from S3 with the user's own credentials), on what the operator and
+the real workers wrote for the quickstart."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import json
+import os
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
 
-import kmock
-import pytest
-from kmock._internal import apps
-from kubernetes import client
-
-from modelyard import cli_views
-from modelyard.api import GROUP, KINDS, VERSION
-from modelyard.local.state import LocalCluster
-from modelyard.views.objects import ClusterSource
-from tests.support import builders as b
-from tests.support.cluster import NAMESPACE, declare_resources
-
-pytestmark = pytest.mark.integration
-
-REPORT = {"result": {"passed": True, "message": "all 1 gate(s) passed", "metrics": {"accuracy": 0.97},
-                     "gates": [{"metric": "accuracy", "op": ">=", "value": 0.9, "actual": 0.97, "passed": True}]},
-          "diagnosis": {"worstClasses": [{"name": "8", "f1": 0.91}]}}
+from tests.support.controlplane import Namespace
+from tests.support.s3server import ACCESS_KEY, SECRET_KEY
 
 
-def objects(report_dir: Path) -> list[dict[str, Any]]:
-    digest = "sha256:" + "c" * 64
-    return [
-        {**b.model(), "status": {"phase": "Ready", "latestReadyVersion": "classifier-1-0-0"}},
-        {**b.model_version(), "status": {"phase": "Ready", "artifact": {"digest": digest, "sizeBytes": 10}}},
-        {**b.model_version("classifier-fp16", version="1.0.0+onnx-fp16.gpu",
-                           lineage={"parentVersion": "classifier-1-0-0", "conversionJob": "to-fp16"}),
-         "status": {"phase": "Ready"}},
-        {**b.conversion_job("to-fp16", target={"format": "onnx-fp16", "hardware": "gpu"}),
-         "status": {"phase": "Succeeded", "outputVersion": "classifier-fp16", "benchmark": {"speedupBatch1": 2.5}}},
-        {**b.evaluation_job("fp16-eval", modelVersionRef={"name": "classifier-fp16"}),
-         "status": {"phase": "Succeeded", "passed": True, "results": {"accuracy": 0.97},
-                    "reportUri": report_dir.as_uri() + "/"}},
-    ]
+def modelyard(ns: Namespace, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KUBECONFIG": str(ns.cp.kubeconfig), "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+           "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1",
+           "MODELYARD_S3_ENDPOINT": ns.kube.s3_endpoint, "MODELYARD_S3_ADDRESSING_STYLE": "path"}
+    return subprocess.run([sys.executable, "-m", "modelyard", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
-def _args(**values: Any) -> argparse.Namespace:
-    return argparse.Namespace(**{"name": None, "output": "table", "out": None, "format": "tree", "open": False, **values})
+def columns(table: str) -> list[list[str]]:
+    """Rows of a kubectl-style table without the AGE column (the two reads are moments apart)."""
+    rows = [line.split() for line in table.strip().splitlines()]
+    age = rows[0].index("AGE")
+    return [row[:age] + row[age + 1:] for row in rows]
 
 
-async def test_cluster_and_local_views_agree(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    report_dir = tmp_path / "report"
-    report_dir.mkdir()
-    (report_dir / "report.json").write_text(json.dumps(REPORT))
-    bodies = objects(report_dir)
-    local = LocalCluster(tmp_path / "state")
-    for body in bodies:
-        local.write({**body, "metadata": {**body["metadata"], "namespace": NAMESPACE,
-                                           "creationTimestamp": "2026-11-24T08:00:00Z"}})
-    async with kmock.KubernetesEmulator() as emulator:
-        declare_resources(emulator)
-        async with apps.Server(emulator) as server:
-            api = client.ApiClient(client.Configuration(host=str(server.url).rstrip("/")))
-            custom = client.CustomObjectsApi(api)
-            for body in bodies:
-                plural = KINDS[body["kind"]].info.plural
-                spec = {k: v for k, v in body.items() if k != "status"}
-                spec["metadata"] = {**spec["metadata"], "creationTimestamp": "2026-11-24T08:00:00Z"}
-                await asyncio.to_thread(custom.create_namespaced_custom_object, GROUP, VERSION, NAMESPACE, plural, spec)
-                await asyncio.to_thread(custom.patch_namespaced_custom_object_status, GROUP, VERSION, NAMESPACE, plural,
-                                        body["metadata"]["name"], {"status": body["status"]})
-            cluster = ClusterSource(api)
+def test_get_prints_the_real_servers_printer_columns(quickstart: Namespace, tmp_path: Path):
+    for kind, plural in (("mv", "modelversions"), ("cj", "conversionjobs"), ("ej", "evaluationjobs"),
+                         ("model", "models")):
+        ours = modelyard(quickstart, "get", kind, "-n", quickstart.name, cwd=tmp_path)
+        assert ours.returncode == 0, ours.stderr
+        assert columns(ours.stdout) == columns(quickstart.kubectl("get", plural).stdout), kind
+    missing = modelyard(quickstart, "get", "mv", "nosuch", "-n", quickstart.name, cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f'error: ModelVersion "nosuch" not found in namespace {quickstart.name}'
 
-            async def both(command: Any, *args: Any) -> tuple[str, str]:
-                outputs = []
-                for source in (cluster, local):
-                    # the client is synchronous and the emulator serves on this loop
-                    assert await asyncio.to_thread(command, source, *args) == 0
-                    outputs.append(capsys.readouterr().out)
-                return outputs[0], outputs[1]
 
-            on_cluster, locally = await both(cli_views.get, _args(kind="mv"), NAMESPACE)
-            assert on_cluster == locally and "classifier-fp16" in on_cluster
-            on_cluster, locally = await both(cli_views.get, _args(kind="evj", output="json"), NAMESPACE)
-            assert [i["status"] for i in json.loads(on_cluster)["items"]] == [i["status"] for i in json.loads(locally)["items"]]
-            on_cluster, locally = await both(cli_views.lineage, _args(model="classifier", out=tmp_path / "pictures"),
-                                             NAMESPACE, tmp_path)
-            assert on_cluster == locally
-            assert "classifier-fp16 (1.0.0+onnx-fp16.gpu, onnx for gpu) Ready" in on_cluster
-            assert (tmp_path / "pictures" / "lineage-classifier.svg").is_file()
-            on_cluster, locally = await both(cli_views.report, _args(evaluation="fp16-eval"), NAMESPACE)
-            assert on_cluster == locally and on_cluster.startswith("PASSED: all 1 gate(s) passed")
-            assert "ok   accuracy >= 0.9 (actual 0.97)" in on_cluster
+def test_lineage_and_report_from_the_cluster(quickstart: Namespace, tmp_path: Path):
+    tree = modelyard(quickstart, "lineage", "digits", "-n", quickstart.name, "--out", str(tmp_path / "pictures"),
+                     cwd=tmp_path)
+    assert tree.returncode == 0, tree.stderr
+    assert "digits-onnx-cpu (1.0.0+onnx.cpu, onnx for cpu) Ready" in tree.stdout
+    assert (tmp_path / "pictures" / "lineage-digits.svg").read_text().startswith("<svg")
+    report = modelyard(quickstart, "report", "digits-onnx-cpu-eval", "-n", quickstart.name,
+                       "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("PASSED:"), report.stdout
+    assert "accuracy" in report.stdout and (tmp_path / "report" / "report.html").is_file()
+    assert SECRET_KEY not in report.stdout + report.stderr + tree.stdout

@@ -265,3 +265,28 @@ def test_a_conversion_of_a_failed_version_fails_clearly(ns: Namespace):
     status = ns.wait_phase("conversionjobs", "classifier-onnx", "Failed")
     assert "source ModelVersion 'classifier-1-0-0' failed" in status["message"]
     assert ns.names("jobs") == ["import-classifier-1-0-0"]
+
+
+def training_job(name: str, code: int) -> dict:
+    """A training Job as a user's own: it runs on the CPU node and exits with `code`."""
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{
+                "name": "train", "image": "ghcr.io/modelyard/worker-cpu:test",
+                "command": ["python", "-c", f"import sys; print('epoch 1 loss 0.3'); sys.exit({code})"]}]}}}}
+
+
+def test_a_version_imports_a_training_jobs_output_once_it_succeeded(ns: Namespace):
+    ns.stand_in("import", imported(ns.name))
+    source = {"trainingJob": {"name": "train", "outputUri": "s3://cluster-store/training/out/"}}
+    ns.apply(builders.model(), builders.model_version(source=source),
+             builders.model_version(name="classifier-2-0-0", version="2.0.0",
+                                    source={"trainingJob": {"name": "broken", "outputUri": "s3://cluster-store/x/"}}))
+    waiting = ns.wait_status("modelversions", "classifier-1-0-0", "waiting for the training Job",
+                             lambda s: "waiting for training Job 'train'" in s.get("message", ""))
+    assert waiting["phase"] == "Pending" and ns.get("job", "import-classifier-1-0-0") is None
+    ns.apply(training_job("train", 0), training_job("broken", 3))
+    ready = ns.wait_phase("modelversions", "classifier-1-0-0", "Ready", timeout=90)
+    assert ready["artifact"]["digest"] == DIGEST
+    failed = ns.wait_phase("modelversions", "classifier-2-0-0", "Failed", timeout=90)
+    assert "training Job 'broken' failed" in failed["message"], failed["message"]
+    assert ns.get("job", "import-classifier-2-0-0") is None

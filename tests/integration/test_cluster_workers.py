@@ -8,12 +8,10 @@ from pathlib import Path
 
 import boto3
 
-from modelyard.manifests import load
 from modelyard.storage.layout import verify_version
 from modelyard.storage.open import open_store
 from tests.support import builders
 from tests.support.controlplane import Kube, Namespace
-from tests.support.quickstart import QUICKSTART, prepare, train
 from tests.support.s3server import ACCESS_KEY, SECRET_KEY
 from tests.support.sources import tiny_onnx
 
@@ -58,18 +56,14 @@ def test_import_and_a_digest_mismatch_on_the_real_cluster(ns: Namespace, tmp_pat
         assert SECRET_KEY not in str(status)
 
 
-def test_quickstart_import_conversion_and_evaluation(ns: Namespace, tmp_path: Path, monkeypatch):
-    trained = train(tmp_path / "training")
-    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained)
-    docs = {d.body["metadata"]["name"]: d.body for d in load([manifests])}
-    ns.apply(*(docs[name] for name in ("digits", "digits-1-0-0", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
-    evaluation = ns.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", "Failed", timeout=300)
+def test_quickstart_import_conversion_and_evaluation(quickstart: Namespace, monkeypatch):
+    evaluation = quickstart.status("evaluationjobs", "digits-onnx-cpu-eval")
     assert evaluation["phase"] == "Succeeded" and evaluation["passed"] is True, evaluation.get("message")
     assert evaluation["results"]["accuracy"] > 0.9
-    conversion = ns.status("conversionjobs", "digits-onnx-cpu")
+    conversion = quickstart.status("conversionjobs", "digits-onnx-cpu")
     assert conversion["verification"]["passed"]
-    converted = ns.read("modelversions", "digits-onnx-cpu")
+    converted = quickstart.read("modelversions", "digits-onnx-cpu")
     assert converted["metadata"]["ownerReferences"][0]["kind"] == "Model"
-    ns.kubectl("wait", "--for=condition=Evaluated", "modelversion/digits-onnx-cpu", "--timeout=30s")
-    manifest, _ = verify_version(store(ns.kube, monkeypatch), f"{ns.name}/digits/1.0.0+onnx.cpu")
+    quickstart.kubectl("wait", "--for=condition=Evaluated", "modelversion/digits-onnx-cpu", "--timeout=30s")
+    manifest, _ = verify_version(store(quickstart.kube, monkeypatch), f"{quickstart.name}/digits/1.0.0+onnx.cpu")
     assert {f.path for f in manifest.files} >= {"1/model.onnx", "config.pbtxt", "reproduce.sh"}

@@ -135,9 +135,9 @@ def kubectl_binary() -> str:
     return str(Path(done.stdout.strip()) / "kubectl")
 
 
-def start_kubelet(cp: ControlPlane, images: dict[str, Path] | None = None) -> Process:
+def start_kubelet(cp: ControlPlane, images: dict[str, Path] | None = None, *flags: str) -> Process:
     args = [sys.executable, "-m", "tests.support.kubelet", "--kubeconfig", str(cp.kubeconfig),
-            "--root", str(cp.state / "kubelet")]
+            "--root", str(cp.state / "kubelet"), *flags]
     for name, path in (images or {}).items():
         args += ["--image", f"{name}={path}"]
     kubelet = Process("kubelet", args, cp.state / "logs" / "kubelet.log")
