@@ -108,7 +108,7 @@ def add_view_commands(sub: Any, with_source: Any) -> None:
     """`get`, `lineage`, `report` on a subparser group; `with_source(args)` adds what selects the
     objects (--home, or -n/--namespace)."""
     getter = sub.add_parser("get", help="list objects like kubectl get (printer columns, -o json|yaml)")
-    getter.add_argument("kind", help="model, modelversion (mv), conversionjob (cj), evaluationjob (ej), or plurals")
+    getter.add_argument("kind", help="model, modelversion (mv), conversionjob (cvj), evaluationjob (evj), or plurals")
     getter.add_argument("name", nargs="?")
     getter.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     with_source(getter, "get")

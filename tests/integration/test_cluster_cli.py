@@ -20,15 +20,24 @@ def modelyard(ns: Namespace, *args: str, cwd: Path) -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-m", "modelyard", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
+def cell(value: str) -> str:
+    """modelyard prints number columns to 4 significant places where kubectl prints the float
+    as stored (0.9666666666666667): the same value either way."""
+    try:
+        return f"{float(value):.4g}" if "." in value else value
+    except ValueError:
+        return value
+
+
 def columns(table: str) -> list[list[str]]:
     """Rows of a kubectl-style table without the AGE column (the two reads are moments apart)."""
     rows = [line.split() for line in table.strip().splitlines()]
     age = rows[0].index("AGE")
-    return [row[:age] + row[age + 1:] for row in rows]
+    return [[cell(c) for c in row[:age] + row[age + 1:]] for row in rows]
 
 
 def test_get_prints_the_real_servers_printer_columns(quickstart: Namespace, tmp_path: Path):
-    for kind, plural in (("mv", "modelversions"), ("cj", "conversionjobs"), ("ej", "evaluationjobs"),
+    for kind, plural in (("mv", "modelversions"), ("cvj", "conversionjobs"), ("evj", "evaluationjobs"),
                          ("model", "models")):
         ours = modelyard(quickstart, "get", kind, "-n", quickstart.name, cwd=tmp_path)
         assert ours.returncode == 0, ours.stderr
