@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,32 @@ def _rejection(call) -> list[str]:
     with pytest.raises(ApiException) as raised:
         call()
     assert raised.value.status in (400, 422), raised.value.body
-    status = json.loads(raised.value.body)
+    return _messages(raised.value)
+
+
+def _messages(error: ApiException) -> list[str]:
+    status = json.loads(error.body)
     causes = (status.get("details") or {}).get("causes") or []
     return [f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes] or [status["message"]]
+
+
+def _rejected_update(judge: Namespace, plural: str, name: str, obj: dict) -> list[str]:
+    """The update's rejection; the operator may write the object between our read and our update
+    (a 409 then says nothing about validation), so read again until the update is judged."""
+    api = client.CustomObjectsApi(judge.cp.api())
+    deadline = time.monotonic() + 30
+    while True:
+        current = api.get_namespaced_custom_object(GROUP, VERSION, judge.name, plural, name)
+        updated = {**copy.deepcopy(obj), "metadata": {**current["metadata"]}}
+        try:
+            api.replace_namespaced_custom_object(GROUP, VERSION, judge.name, plural, name, updated,
+                                                 dry_run="All", field_validation="Strict")
+        except ApiException as error:
+            if error.status == 409 and time.monotonic() < deadline:
+                continue
+            assert error.status in (400, 422), error.body
+            return _messages(error)
+        pytest.fail(f"the API server accepted the update of {plural}/{name}")
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +80,7 @@ def test_the_real_api_server_rejects_the_corpus_with_the_expected_message(judge:
         old = {**case["old"], "metadata": {**case["old"]["metadata"], "name": f"{path.stem}"[:60]}}
         _create(judge, old, dry_run=False)
         plural = KINDS[obj["kind"]].info.plural
-        api = client.CustomObjectsApi(judge.cp.api())
-        current = api.get_namespaced_custom_object(GROUP, VERSION, judge.name, plural, old["metadata"]["name"])
-        updated = {**copy.deepcopy(obj), "metadata": {**current["metadata"]}}
-        message = _rejection(lambda: api.replace_namespaced_custom_object(
-            GROUP, VERSION, judge.name, plural, old["metadata"]["name"], updated, dry_run="All",
-            field_validation="Strict"))
+        message = _rejected_update(judge, plural, old["metadata"]["name"], obj)
     else:
         message = _rejection(lambda: _create(judge, obj, dry_run=True))
     assert any(case["expect"] in m for m in message), message
