@@ -129,8 +129,12 @@ class VerifySpec(ApiModel):
     rtol: Annotated[float, Field(ge=0)] | None = None
     """Relative tolerance; per-format default when unset."""
     samples: Annotated[int, Field(ge=1, le=10000)] = 16
-    """Number of inputs to compare on (from calibration data when given, else generated from
-    the signature)."""
+    """Number of inputs to compare on at each shape (from `inputsUri` or calibration data when
+    given, else generated from the signature)."""
+    inputs_uri: SourceUri | None = None
+    """An npz file of real inputs (arrays named like the model's inputs, the first axis indexing
+    samples) to verify and compare on; cropped or zero-padded on dynamic axes to the sizes
+    checked. Without it, calibration data is used when given, else generated inputs."""
     min_top1_agreement: Annotated[float, Field(ge=0, le=1)] | None = None
     """For classifiers: the least fraction of samples whose arg-max must agree (how INT8 is
     judged); per-format default when unset."""
@@ -188,7 +192,13 @@ class Verification(ApiModel):
     rtol: float | None = None
     """Relative tolerance applied."""
     samples: int | None = None
-    """Number of inputs compared."""
+    """Number of inputs compared, over all shapes."""
+    inputs: Literal["given", "generated"] | None = None
+    """Whether the inputs were the user's (verify.inputsUri or calibration data) or generated
+    from the signature."""
+    shapes: Annotated[list[dict[str, list[int]]], Field(max_length=8)] = []
+    """The input shapes checked (input name -> shape in one run): every dynamic axis at two
+    sizes. The converted model is verified at these shapes and no others."""
     outputs: Annotated[list[OutputVerification], Field(max_length=64)] = []
     """Per-output figures."""
 

@@ -50,3 +50,37 @@ def load_module(path: Path, format: str, template: Any, device: str = "cpu") -> 
             state = state["state_dict"]
     module.load_state_dict(state, strict=True)
     return module.eval().to(device)
+
+
+def exported_bounds(path: Path) -> list[dict[int, tuple[int, int | None]]]:
+    """Per user input of an ExportedProgram, in order: axis -> (least, greatest or None) size,
+    from its range constraints (the bounds given to torch.export.Dim)."""
+    import torch
+
+    program = torch.export.load(str(path))
+    names = set(program.graph_signature.user_inputs)
+    bounds = []
+    for node in program.graph.nodes:
+        if node.op != "placeholder" or node.name not in names:
+            continue
+        value = node.meta.get("val")
+        axes: dict[int, tuple[int, int | None]] = {}
+        for axis, size in enumerate(getattr(value, "shape", ())):
+            if isinstance(size, int):
+                continue
+            ranges = program.range_constraints.get(size.node.expr)
+            if ranges is None:
+                continue
+            axes[axis] = (_size(ranges.lower) or 0, _size(ranges.upper))
+        bounds.append(axes)
+    return bounds
+
+
+def _size(bound: Any) -> int | None:
+    """A range bound as an int, None for infinity (sympy's oo or torch's int_oo)."""
+    import sympy
+
+    if not isinstance(bound, (int, sympy.Integer)):  # int_oo claims to be finite
+        return None
+    value = int(bound)
+    return value if value < 2**62 else None

@@ -75,12 +75,13 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         stage("export")
         path = work / "model.pt"
-        step = to_torchscript(source.module, source.signature, path)
+        step = to_torchscript(source.module, source.signature, path, source.bounds)
         if source.format == "pytorch-exportedprogram":
-            from modelyard.worker.convert.inputs import generate
             from modelyard.worker.convert.probe import probe_torchscript
+            from modelyard.worker.convert.shapes import example, random_inputs
 
-            probe_torchscript(path, generate(source.signature, 3))  # not the traced batch size
+            # not the traced batch size
+            probe_torchscript(path, random_inputs(source.signature, example(source.signature, source.bounds, 3)))
 
         def script_runner() -> Runner:
             import torch
@@ -115,6 +116,7 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
             built.steps += quantize.quantize_dynamic(onnx_path, path, hardware)
         probe(path, "int8")
         built.onnx = path
+    exporting.keeps_dynamic(source.signature, built.onnx)
     if target.format in ONNX_TARGETS:
         final = built.onnx
         assert final is not None
@@ -132,14 +134,14 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
         return built
     if target.format == "tensorrt-plan":
         plan = work / "model.plan"
-        command = tools.trtexec_command(onnx_path, plan, source.signature, fp16=True)
+        command = tools.trtexec_command(onnx_path, plan, source.signature, fp16=True, bounds=source.bounds)
         built.commands.append(tools.run_tool(command, work))
         built.files = {"1/model.plan": plan}
         built.runner = lambda: tensorrt_runner(plan, source.signature)
         return built
     assert target.format == "ascend-om" and target.ascend is not None
     stem = work / "model"
-    command = tools.atc_command(onnx_path, stem, source.signature, target.ascend)
+    command = tools.atc_command(onnx_path, stem, source.signature, target.ascend, source.bounds)
     built.commands.append(tools.run_tool(command, work))
     om = stem.with_suffix(".om")
     built.files = {"model.om": om}
@@ -155,7 +157,8 @@ def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage) ->
     exporter = "none"
     if source.format in TORCH_FORMATS:
         stage("export")
-        result = exporting.export_onnx(source.module, source.signature, work / "export" / "model.onnx", target.opset)
+        result = exporting.export_onnx(source.module, source.signature, work / "export" / "model.onnx", target.opset,
+                                       source.bounds)
         exporting.check(result.path)
         exported, exporter, steps = result.path, result.exporter, result.steps + ["onnx.checker.check_model: passed"]
     else:

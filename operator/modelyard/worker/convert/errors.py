@@ -12,6 +12,7 @@ EXPORT_FAILED = "ExportFailed"
 INVALID_MODEL = "InvalidModel"
 INVALID_CALIBRATION = "InvalidCalibration"
 TOOL_FAILED = "ToolFailed"
+DYNAMIC_AXIS_LOST = "DynamicAxisLost"
 
 
 class ConversionError(WorkerError):

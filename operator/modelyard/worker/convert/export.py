@@ -1,4 +1,4 @@
-"""torch -> ONNX with a dynamic batch: the dynamo exporter (torch.export + onnxscript) first,
+"""torch -> ONNX with every dynamic axis kept: the dynamo exporter (torch.export + onnxscript) first,
 the legacy TorchScript exporter when dynamo cannot capture the model; which one ran, and why,
 is recorded. `onnx.checker` must pass on the result."""
 
@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.errors import EXPORT_FAILED, UNSUPPORTED_OPERATOR, ConversionError
-from modelyard.worker.convert.inputs import batch_dynamic, generate
+from modelyard.worker.convert.errors import DYNAMIC_AXIS_LOST, EXPORT_FAILED, UNSUPPORTED_OPERATOR, ConversionError
+from modelyard.worker.convert import shapes
+from modelyard.worker.convert.shapes import Bounds, dynamic_axes, random_inputs
 
 DEFAULT_OPSET = 18
 EXAMPLE_BATCH = 2
@@ -60,31 +61,40 @@ def _first_line(error: BaseException) -> str:
     return f"{type(error).__name__}: {text[:600]}"
 
 
-def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None = None) -> ExportResult:
-    """Export `module` (eager, ExportedProgram module or TorchScript) to `path`."""
+def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None = None,
+                bounds: Bounds | None = None) -> ExportResult:
+    """Export `module` (eager, ExportedProgram module or TorchScript) to `path`, every axis the
+    signature marks dynamic (-1) kept dynamic."""
     import torch
 
     opset = opset or DEFAULT_OPSET
-    dynamic = batch_dynamic(signature)
-    example = generate(signature, EXAMPLE_BATCH if dynamic else 1)
+    example = random_inputs(signature, shapes.example(signature, bounds, EXAMPLE_BATCH))
     args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
     inputs = [t.name for t in signature.inputs]
     outputs = [t.name for t in signature.outputs] or None
+    dynamic = {t.name: dynamic_axes(t) for t in signature.inputs + signature.outputs}
     external = _parameter_bytes(module) > EXTERNAL_DATA_BYTES
     steps: list[str] = []
     path.parent.mkdir(parents=True, exist_ok=True)
+    described = ", ".join(f"{name}{axes}" for name, axes in dynamic.items() if axes and name in inputs) or "none"
 
     dynamo_error: BaseException | None = None
     if not isinstance(module, torch.jit.ScriptModule):
-        batch = torch.export.Dim("batch", min=1)
-        shapes = tuple({0: batch} if t.shape and t.shape[0] == -1 else {} for t in signature.inputs) if dynamic else None
+        # AUTO lets torch.export find which axes are tied (input_ids and attention_mask share the
+        # sequence length) and their bounds; an axis it finds static is caught by keeps_dynamic.
+        auto = torch.export.Dim.AUTO
+        wanted = tuple({axis: auto for axis in dynamic[t.name]} for t in signature.inputs)
         try:
             with _quiet():
                 torch.onnx.export(
                     module, args, str(path), dynamo=True, opset_version=opset, input_names=inputs,
-                    output_names=outputs, dynamic_shapes=shapes, external_data=external, optimize=True,
+                    dynamic_shapes=wanted if any(wanted) else None, external_data=external, optimize=True,
                 )
-            steps.append(f"torch.onnx.export(dynamo=True, opset_version={opset}, dynamic batch={dynamic}, optimize=True)")
+            if outputs:
+                # after the export: the exporter names intermediate values after the graph's
+                # nodes, so a declared name such as `embedding` can already be taken
+                name_outputs(path, outputs)
+            steps.append(f"torch.onnx.export(dynamo=True, opset_version={opset}, dynamic axes: {described}, optimize=True)")
             return ExportResult(path, "dynamo", steps)
         except Exception as error:  # noqa: BLE001 - any capture failure falls back, recorded
             dynamo_error = error
@@ -92,7 +102,8 @@ def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None
     else:
         steps.append("source is TorchScript, which torch.export cannot capture: legacy exporter")
 
-    axes = {name: {0: "batch"} for name in inputs + (outputs or [])} if dynamic else None
+    axes = {name: {axis: f"{name}_{axis}" if axis else "batch" for axis in found}
+            for name, found in dynamic.items() if found and (name in inputs or name in (outputs or []))} or None
     try:
         with _quiet():
             torch.onnx.export(
@@ -138,3 +149,80 @@ def _quiet():
             yield
     finally:
         logger.setLevel(level)
+
+
+def keeps_dynamic(signature: Signature, path: Path) -> None:
+    """Refuse an ONNX model that fixed an axis the source takes at any size: verified at one
+    size, it would be registered as the source's equivalent at all of them."""
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    found = {value.name: value.type.tensor_type.shape.dim for value in graph.input}
+    for tensor in signature.inputs:
+        dims = found.get(tensor.name)
+        if dims is None:
+            continue
+        for axis in dynamic_axes(tensor):
+            if axis < len(dims) and dims[axis].HasField("dim_value"):
+                raise ConversionError(
+                    DYNAMIC_AXIS_LOST,
+                    f"input {tensor.name} axis {axis} is dynamic in the source, but the exported ONNX model fixes it "
+                    f"at {dims[axis].dim_value}: the model's code specialises that axis when traced (e.g. a reshape "
+                    f"to a constant size); declare the size in the source's spec.signature if it is really fixed",
+                )
+
+
+def name_outputs(path: Path, names: list[str]) -> None:
+    """Give the graph's outputs `names`, in order; an intermediate value that already has one
+    of those names is renamed out of the way first."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    if len(graph.output) != len(names):
+        raise ConversionError(
+            EXPORT_FAILED, f"the exported model has {len(graph.output)} output(s), the signature declares {len(names)}: "
+                           f"{', '.join(names)}")
+    current = [o.name for o in graph.output]
+    taken = _value_names(graph)
+    for old, new in zip(current, names, strict=True):
+        if old == new:
+            continue
+        if new in taken:
+            spare = _unused(f"{new}_intermediate", taken)
+            _rename(graph, new, spare)
+            taken.add(spare)
+        _rename(graph, old, new)
+        taken.add(new)
+    onnx.save(model, str(path))
+
+
+def _value_names(graph: Any) -> set[str]:
+    names = {v.name for v in list(graph.input) + list(graph.output) + list(graph.value_info)}
+    names |= {i.name for i in graph.initializer}
+    for node in graph.node:
+        names |= set(node.input) | set(node.output)
+    return names
+
+
+def _unused(stem: str, taken: set[str]) -> str:
+    index = 0
+    while f"{stem}_{index}" in taken:
+        index += 1
+    return f"{stem}_{index}"
+
+
+def _rename(graph: Any, old: str, new: str) -> None:
+    """Every use of value `old` in `graph` and its subgraphs (which may read outer values)."""
+    for value in list(graph.input) + list(graph.output) + list(graph.value_info):
+        if value.name == old:
+            value.name = new
+    for tensor in graph.initializer:
+        if tensor.name == old:
+            tensor.name = new
+    for node in graph.node:
+        node.input[:] = [new if n == old else n for n in node.input]
+        node.output[:] = [new if n == old else n for n in node.output]
+        for attribute in node.attribute:
+            for sub in ([attribute.g] if attribute.HasField("g") else []) + list(attribute.graphs):
+                _rename(sub, old, new)

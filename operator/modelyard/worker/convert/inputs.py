@@ -32,19 +32,19 @@ def _shape(tensor: TensorSpec, batch: int) -> tuple[int, ...]:
 
 
 def generate(signature: Signature, batch: int, seed: int = SEED) -> Batch:
-    """Random inputs shaped like the signature: normal floats, small non-negative integers (valid
-    indices for any embedding), random booleans."""
+    """Random inputs shaped like the signature (see random_array)."""
     rng = np.random.default_rng(seed)
-    arrays: Batch = {}
-    for tensor in signature.inputs:
-        shape = _shape(tensor, batch)
-        if tensor.dtype in ("float32", "float16", "bfloat16"):
-            arrays[tensor.name] = rng.standard_normal(shape).astype(np.float32 if tensor.dtype == "bfloat16" else tensor.dtype)
-        elif tensor.dtype == "bool":
-            arrays[tensor.name] = rng.integers(0, 2, shape).astype(bool)
-        else:
-            arrays[tensor.name] = rng.integers(0, 2, shape).astype(tensor.dtype)
-    return arrays
+    return {t.name: random_array(rng, t.dtype, _shape(t, batch)) for t in signature.inputs}
+
+
+def random_array(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """Normal floats, small non-negative integers (valid indices for any embedding), random
+    booleans."""
+    if dtype in ("float32", "float16", "bfloat16"):
+        return rng.standard_normal(shape).astype(np.float32 if dtype == "bfloat16" else dtype)
+    if dtype == "bool":
+        return rng.integers(0, 2, shape).astype(bool)
+    return rng.integers(0, 2, shape).astype(dtype)
 
 
 def load_npz(data: bytes, signature: Signature, where: str) -> Batch:

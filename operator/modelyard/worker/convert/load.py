@@ -3,7 +3,7 @@ safe: no pickles are ever loaded from a stored model)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from modelyard.api.modelversion import ModelVersion
 from modelyard.storage.base import Store
 from modelyard.storage.layout import download_version, version_prefix
 from modelyard.worker.convert.errors import INVALID_MODEL, ConversionError
-from modelyard.worker.convert.inputs import generate
+from modelyard.worker.convert import shapes
 from modelyard.worker.convert.runners import Runner, onnx_runner, torch_runner
 from modelyard.worker.torchload import ArchitectureMissing, load_module, template_of
 
@@ -31,6 +31,8 @@ class Source:
     digest: str
     module: Any = None
     facts: Any = None
+    bounds: dict[str, dict[int, tuple[int, int | None]]] = field(default_factory=dict)
+    """Input name -> axis -> the sizes the source accepts, where it says (torch.export ranges)."""
 
     def runner(self, hardware: str) -> Runner:
         if self.module is not None:
@@ -75,21 +77,27 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
         except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
+    if format == "pytorch-exportedprogram":
+        from modelyard.worker.torchload import exported_bounds
+
+        found_bounds = exported_bounds(path)
+        if len(found_bounds) == len(signature.inputs):
+            source.bounds = {t.name: b for t, b in zip(signature.inputs, found_bounds, strict=True) if b}
     if not signature.outputs:
         source.signature = _with_outputs(source)
     return source
 
 
 def _with_outputs(source: Source) -> Signature:
-    """Output names and shapes found by running the model once (TorchScript records none)."""
-    batch = 2
-    outputs = source.runner("cpu")(generate(source.signature, batch))
-    dynamic = all(t.shape and t.shape[0] == -1 for t in source.signature.inputs)
+    """Output names and shapes found by running the model at the small and the large shape (an
+    output axis whose size follows the input's is dynamic; TorchScript records no outputs)."""
+    chosen = shapes.cases(source.signature, 2, source.bounds)
+    runs = [source.runner("cpu")(next(case.runs(shapes.generate(source.signature, case)))) for case in chosen]
+    outputs = runs[-1]
     specs = []
     for index, array in enumerate(outputs):
-        shape = list(array.shape)
-        if dynamic and shape and shape[0] == batch:
-            shape[0] = -1
+        shape = [-1 if any(run[index].shape[axis] != size for run in runs) else size
+                 for axis, size in enumerate(array.shape)]
         dtype = str(array.dtype) if str(array.dtype) in ("float32", "float16", "int64", "int32", "int8", "uint8", "bool") else "float32"
         specs.append(TensorSpec(name="output" if len(outputs) == 1 else f"output_{index}", dtype=dtype, shape=shape))
     return Signature(inputs=source.signature.inputs, outputs=specs)

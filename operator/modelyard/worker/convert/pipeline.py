@@ -19,13 +19,14 @@ from modelyard.storage.base import Store, StoreError
 from modelyard.storage.config import S3Settings
 from modelyard.storage.layout import RESULT, Manifest, VersionWriter, read_manifest, version_prefix
 from modelyard.worker.convert import benchmark as benchmarking
+from modelyard.worker.convert import shapes
 from modelyard.worker.convert import inputs as sample_inputs
 from modelyard.worker.convert import triton
 from modelyard.worker.convert.build import build, check_pair, output_format
 from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.load import Source, fetch, load
 from modelyard.worker.convert.reproduce import script
-from modelyard.worker.convert.verify import run_all, tolerance, verify
+from modelyard.worker.convert.verify import tolerance, verify
 from modelyard.worker.importer import tool_versions
 
 TOOLS = ("torch", "onnx", "onnxruntime", "onnxscript", "onnxslim", "openvino", "numpy")
@@ -76,20 +77,23 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     folder, size, digest = fetch(job.store, job.namespace, job.source, job.workdir / "source")
     source = load(folder, job.source, size, digest, job.template_dir)
     calibration = _calibration(job, source)
+    given = _verification_data(job, source) or calibration
     built = build(source, target, job.workdir / "build", job.stage, calibration)
 
     source_runner = source.runner(target.hardware)
     converted_runner = built.runner()
     batched = sample_inputs.batch_dynamic(source.signature)
     verification = None
-    reference = None
     if spec.verify is None or spec.verify.enabled:
         job.stage("verify")
-        samples = spec.verify.samples if spec.verify else 16
-        batch = sample_inputs.take(calibration, min(samples, _count(calibration))) if calibration else sample_inputs.generate(source.signature, samples)
-        reference = run_all(source_runner, batch, batched)
-        verification = verify(source_runner, converted_runner, batch, [t.name for t in source.signature.outputs],
-                              tolerance(target, spec.verify), batched, reference)
+        chosen = shapes.cases(source.signature, spec.verify.samples if spec.verify else 16, source.bounds, given)
+
+        def data(case: shapes.Case) -> Batch:
+            return shapes.fit(given, case) if given else shapes.generate(source.signature, case)
+
+        verification = verify(source_runner, converted_runner, chosen, data,
+                              [t.name for t in source.signature.outputs], tolerance(target, spec.verify))
+        verification["inputs"] = "given" if given else "generated"
 
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())
@@ -100,10 +104,6 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
     job.stage("upload")
     return _store(job, source, built, name, model, version, prefix, verification, bench)
-
-
-def _count(batch: Batch) -> int:
-    return len(next(iter(batch.values())))
 
 
 def _previous_result(job: ConvertJob, prefix: str) -> dict[str, Any] | None:
@@ -124,7 +124,14 @@ def _previous_result(job: ConvertJob, prefix: str) -> dict[str, Any] | None:
 
 def _calibration(job: ConvertJob, source: Source) -> Batch | None:
     quantization = job.spec.target.quantization
-    uri = quantization.calibration_uri if quantization else None
+    return _npz(job, source, quantization.calibration_uri if quantization else None)
+
+
+def _verification_data(job: ConvertJob, source: Source) -> Batch | None:
+    return _npz(job, source, job.spec.verify.inputs_uri if job.spec.verify else None)
+
+
+def _npz(job: ConvertJob, source: Source, uri: str | None) -> Batch | None:
     if not uri:
         return None
     from modelyard.worker.source import open_source, redact
@@ -184,7 +191,8 @@ def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, v
     model_bytes = sum(e.size_bytes for e in entries if e.path in built.files)
     message = f"converted to {target.format} for {target.hardware} ({built.exporter} export), {model_bytes} bytes"
     if verification:
-        message += f"; verified on {verification['samples']} samples (max abs diff {verification['maxAbsDiff']:.3g})"
+        message += (f"; verified on {verification['samples']} {verification['inputs']} samples at "
+                    f"{len(verification['shapes'])} shape(s) (max abs diff {verification['maxAbsDiff']:.3g})")
     speed = benchmarking.summary(bench)
     if speed:
         message += f"; {speed}"

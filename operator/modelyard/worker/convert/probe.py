@@ -62,4 +62,9 @@ def probe_torchscript(path: Path, example: dict) -> None:
         )
     if completed.returncode != 0:
         tail = completed.stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ConversionError(CONVERSION_FAILED, f"the traced TorchScript model fails when run: {tail[0][:800]}")
+        shapes = ", ".join(f"{name}{list(array.shape)}" for name, array in example.items())
+        raise ConversionError(
+            CONVERSION_FAILED,
+            f"the traced TorchScript model fails at input shapes {shapes}, which the source accepts: tracing fixed "
+            f"sizes it saw (a traced ExportedProgram keeps no dynamic axis) ({tail[0][:600]}); export TorchScript "
+            f"from the original code (torch.jit.script) or choose an ONNX format")

@@ -13,54 +13,73 @@ from pathlib import Path
 
 from modelyard.api.common import Signature
 from modelyard.api.conversionjob import AscendOptions
-from modelyard.worker.convert.errors import TOOL_FAILED, TOOL_MISSING, UNSUPPORTED_CONVERSION, ConversionError
+from modelyard.worker.convert.errors import TOOL_FAILED, TOOL_MISSING, ConversionError
+from modelyard.worker.convert.shapes import LARGE, Bounds, clamp, dynamic_axes
 
 TRT_OPT_BATCH = 8
 TRT_MAX_BATCH = 32
+TRT_MAX_DIM = 512
+"""Greatest size of a dynamic non-batch axis in a TensorRT profile when the source sets none."""
 ASCEND_BATCHES = (1, 2, 4, 8, 16, 32)
 """Batch sizes an OM model with a dynamic batch is built for (atc --dynamic_batch_size)."""
+ASCEND_DIMS = (8, 16, 32, 64, 128, 256, 512)
+"""Sizes of the other dynamic axes an OM model is built for (atc --dynamic_dims gears)."""
 TIMEOUT_S = 3600
 
 
-def _fixed_dims(signature: Signature, what: str) -> None:
-    for tensor in signature.inputs:
-        if any(d == -1 for d in tensor.shape[1:]):
-            raise ConversionError(
-                UNSUPPORTED_CONVERSION,
-                f"{what} needs fixed input shapes except the batch; input {tensor.name} has shape {tensor.shape}: "
-                f"declare its dimensions in the source's signature",
-            )
+def _size(axis: int, shape: list[int], batch: int, other: int, bound: tuple[int, int | None] | None) -> int:
+    if shape[axis] != -1:
+        return shape[axis]
+    return clamp(batch if axis == 0 else other, bound)
 
 
-def _dims(shape: list[int], batch: int | None) -> list[int]:
-    return [batch if i == 0 and d == -1 and batch is not None else d for i, d in enumerate(shape)]
+def _profile(signature: Signature, bounds: Bounds, batch: int, other: int) -> str:
+    return ",".join(
+        f"{t.name}:{'x'.join(str(_size(a, t.shape, batch, other, bounds.get(t.name, {}).get(a))) for a in range(len(t.shape)))}"
+        for t in signature.inputs)
 
 
-def trtexec_command(onnx_path: Path, plan: Path, signature: Signature, fp16: bool = True) -> list[str]:
-    """`trtexec` building a plan with a batch profile of 1 / TRT_OPT_BATCH / TRT_MAX_BATCH."""
-    _fixed_dims(signature, "tensorrt-plan")
+def trtexec_command(onnx_path: Path, plan: Path, signature: Signature, fp16: bool = True,
+                    bounds: Bounds | None = None) -> list[str]:
+    """`trtexec` building a plan whose optimisation profile spans every dynamic axis: the batch
+    1 / TRT_OPT_BATCH / TRT_MAX_BATCH, other axes from their least size (1) through LARGE to
+    TRT_MAX_DIM, within the source's bounds."""
+    bounds = bounds or {}
     command = ["trtexec", f"--onnx={onnx_path}", f"--saveEngine={plan}"]
-    if any(t.shape and t.shape[0] == -1 for t in signature.inputs):
-        for flag, batch in (("minShapes", 1), ("optShapes", TRT_OPT_BATCH), ("maxShapes", TRT_MAX_BATCH)):
-            shapes = ",".join(f"{t.name}:{'x'.join(map(str, _dims(t.shape, batch)))}" for t in signature.inputs)
-            command.append(f"--{flag}={shapes}")
+    if any(-1 in t.shape for t in signature.inputs):
+        for flag, batch, other in (("minShapes", 1, 1), ("optShapes", TRT_OPT_BATCH, LARGE),
+                                   ("maxShapes", TRT_MAX_BATCH, TRT_MAX_DIM)):
+            command.append(f"--{flag}={_profile(signature, bounds, batch, other)}")
     if fp16:
         command.append("--fp16")
     command.append("--skipInference")
     return command
 
 
-def atc_command(onnx_path: Path, output_stem: Path, signature: Signature, ascend: AscendOptions) -> list[str]:
-    """CANN `atc` converting ONNX (`--framework=5`) to an OM model at `<output_stem>.om`."""
-    _fixed_dims(signature, "ascend-om")
-    dynamic = any(t.shape and t.shape[0] == -1 for t in signature.inputs)
+def atc_command(onnx_path: Path, output_stem: Path, signature: Signature, ascend: AscendOptions,
+                bounds: Bounds | None = None) -> list[str]:
+    """CANN `atc` converting ONNX (`--framework=5`) to an OM model at `<output_stem>.om`. A
+    dynamic batch alone is built for ASCEND_BATCHES; other dynamic axes make it an ND model with
+    `--dynamic_dims` gears (every batch with every ASCEND_DIMS size, the same size for the same
+    axis of every input, within the source's bounds)."""
+    bounds = bounds or {}
     shapes = ";".join(f"{t.name}:{','.join(map(str, t.shape))}" for t in signature.inputs)
     command = [
         "atc", f"--model={onnx_path}", "--framework=5", f"--output={output_stem}",
         f"--soc_version={ascend.soc_version}", f"--precision_mode={ascend.precision_mode}",
         f"--input_shape={shapes}",
     ]
-    if dynamic:
+    others = any(-1 in t.shape[1:] for t in signature.inputs)
+    if others:
+        gears = []
+        for batch in ASCEND_BATCHES:
+            for other in ASCEND_DIMS:
+                gear = ",".join(str(_size(a, t.shape, batch, other, bounds.get(t.name, {}).get(a)))
+                                for t in signature.inputs for a in dynamic_axes(t))
+                if gear not in gears:
+                    gears.append(gear)
+        command += ["--input_format=ND", f"--dynamic_dims={';'.join(gears)}"]
+    elif any(t.shape and t.shape[0] == -1 for t in signature.inputs):
         command.append(f"--dynamic_batch_size={','.join(map(str, ASCEND_BATCHES))}")
     return command
 

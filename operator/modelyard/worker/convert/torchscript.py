@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.inputs import batch_dynamic, generate
+from modelyard.worker.convert import shapes
+from modelyard.worker.convert.shapes import Bounds, random_inputs
 
 
-def to_torchscript(module: Any, signature: Signature, path: Path) -> str:
+def to_torchscript(module: Any, signature: Signature, path: Path, bounds: Bounds | None = None) -> str:
     import torch
 
     if isinstance(module, torch.jit.ScriptModule):
         torch.jit.save(module, str(path))
         return "torch.jit.save (the source is TorchScript already)"
-    example = generate(signature, 2 if batch_dynamic(signature) else 1)
+    example = random_inputs(signature, shapes.example(signature, bounds))
     args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")

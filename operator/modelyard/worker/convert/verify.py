@@ -11,14 +11,15 @@ an error within 10 % of the output's range, since quantization moves every value
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from modelyard.api.conversionjob import ConversionTarget, VerifySpec
 from modelyard.worker.convert.errors import VERIFICATION_FAILED, ConversionError
-from modelyard.worker.convert.inputs import Batch, chunks
+from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.runners import Runner
+from modelyard.worker.convert.shapes import Case, record
 
 DEFAULTS = {
     "fp32": (1e-4, 1e-3, None),
@@ -31,7 +32,6 @@ INT8_RANGE_FRACTION = 0.1
 REL_FLOOR = 1e-3
 """Reference values smaller than this fraction of the output's largest magnitude count as that
 floor in the relative difference (else values near zero make it meaningless)."""
-CHUNK = 32
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,12 @@ def tolerance(target: ConversionTarget, spec: VerifySpec | None) -> Tolerance:
     return Tolerance(precision, atol, rtol, top1)
 
 
-def run_all(runner: Runner, batch: Batch, batched: bool) -> list[np.ndarray]:
-    """Outputs over every sample, in pieces (one sample at a time when the batch is fixed)."""
-    parts = [runner(piece) for piece in chunks(batch, CHUNK if batched else 1)]
-    return [np.concatenate([p[i] for p in parts]) if parts[0][i].ndim else parts[0][i] for i in range(len(parts[0]))]
+def run_all(runner: Runner, data: Batch, case: Case) -> list[np.ndarray]:
+    """Outputs over every sample of the case, run by run, joined on the sample axis."""
+    parts = [runner(piece) for piece in case.runs(data)]
+    join = np.concatenate if case.batched else np.stack
+    return [join([p[i] for p in parts]) if parts[0][i].ndim or not case.batched else parts[0][i]
+            for i in range(len(parts[0]))]
 
 
 def _classifier(array: np.ndarray) -> bool:
@@ -107,40 +109,85 @@ def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol:
     return figures
 
 
-def verify(
-    source: Runner, converted: Runner, batch: Batch, output_names: list[str], tol: Tolerance, batched: bool,
-    reference: list[np.ndarray] | None = None,
-) -> dict[str, Any]:
-    """Compare; returns api.conversionjob.Verification as camelCase fields, or raises
-    VerificationFailed with the numbers (the caller then registers no output)."""
-    reference = reference if reference is not None else run_all(source, batch, batched)
-    candidate = run_all(converted, batch, batched)
+def verify(source: Runner, converted: Runner, chosen: list[Case], data: Callable[[Case], Batch],
+           output_names: list[str], tol: Tolerance) -> dict[str, Any]:
+    """Compare at every case; returns api.conversionjob.Verification as camelCase fields
+    (figures over all cases, the shapes used), or raises VerificationFailed with the numbers
+    and the shape they were found at (the caller then registers no output)."""
+    results = [_verify_case(source, converted, case, data(case), output_names, tol) for case in chosen]
+    outputs = [_merge_output([r["outputs"][i] for r in results]) for i in range(len(results[0]["outputs"]))]
+    merged: dict[str, Any] = {
+        "passed": True,
+        "maxAbsDiff": max(r["maxAbsDiff"] for r in results),
+        "maxRelDiff": max(r["maxRelDiff"] for r in results),
+        "samples": sum(r["samples"] for r in results),
+        "shapes": record(chosen),
+        "outputs": outputs,
+    }
+    agreements = [r["top1Agreement"] for r in results if "top1Agreement" in r]
+    if agreements:
+        merged["top1Agreement"] = min(agreements)
+    if tol.atol is not None:
+        merged["atol"] = tol.atol
+    if tol.rtol is not None:
+        merged["rtol"] = tol.rtol
+    return merged
+
+
+def _run(runner: Runner, data: Batch, case: Case, which: str) -> list[np.ndarray]:
+    try:
+        return run_all(runner, data, case)
+    except ConversionError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a model failing at a shape is the finding
+        text = " ".join(str(error).split())[:600]
+        if which == "source":
+            raise ConversionError(
+                VERIFICATION_FAILED,
+                f"the source model fails at input shapes {case.describe()} ({type(error).__name__}: {text}); its "
+                f"signature marks those axes dynamic: declare the sizes it needs in the source's spec.signature",
+            ) from None
+        raise ConversionError(
+            VERIFICATION_FAILED,
+            f"the converted model fails at input shapes {case.describe()}, which the source accepts "
+            f"({type(error).__name__}: {text}); no output version was registered",
+        ) from None
+
+
+def _verify_case(source: Runner, converted: Runner, case: Case, data: Batch, output_names: list[str],
+                 tol: Tolerance) -> dict[str, Any]:
+    reference = _run(source, data, case, "source")
+    candidate = _run(converted, data, case, "converted")
     if len(candidate) != len(reference):
         raise ConversionError(
             VERIFICATION_FAILED, f"the converted model returns {len(candidate)} output(s), the source {len(reference)}"
         )
     names = output_names if len(output_names) == len(reference) else [f"output_{i}" for i in range(len(reference))]
     outputs = [compare_output(n, r, c, tol) for n, r, c in zip(names, reference, candidate, strict=True)]
-    agreements = [o["top1Agreement"] for o in outputs if "top1Agreement" in o]
     result: dict[str, Any] = {
-        "passed": all(o["passed"] for o in outputs),
         "maxAbsDiff": max(o["maxAbsDiff"] for o in outputs),
         "maxRelDiff": max(o["maxRelDiff"] for o in outputs),
-        "samples": len(next(iter(batch.values()))),
-        "outputs": [{k: v for k, v in o.items() if k != "problem"} for o in outputs],
+        "samples": case.samples,
+        "outputs": outputs,
     }
+    agreements = [o["top1Agreement"] for o in outputs if "top1Agreement" in o]
     if agreements:
         result["top1Agreement"] = min(agreements)
-    if tol.atol is not None:
-        result["atol"] = tol.atol
-    if tol.rtol is not None:
-        result["rtol"] = tol.rtol
-    if not result["passed"]:
-        raise ConversionError(VERIFICATION_FAILED, _failure_message(outputs, tol, result["samples"]))
+    if not all(o["passed"] for o in outputs):
+        raise ConversionError(VERIFICATION_FAILED, _failure_message(outputs, tol, case))
     return result
 
 
-def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, samples: int) -> str:
+def _merge_output(per_case: list[dict[str, Any]]) -> dict[str, Any]:
+    merged = {"name": per_case[0]["name"], "maxAbsDiff": max(o["maxAbsDiff"] for o in per_case),
+              "maxRelDiff": max(o["maxRelDiff"] for o in per_case), "passed": all(o["passed"] for o in per_case)}
+    agreements = [o["top1Agreement"] for o in per_case if "top1Agreement" in o]
+    if agreements:
+        merged["top1Agreement"] = min(agreements)
+    return merged
+
+
+def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, case: Case) -> str:
     limits = [f"atol={tol.atol}" if tol.atol is not None else "", f"rtol={tol.rtol}" if tol.rtol is not None else "",
               f"minTop1Agreement={tol.min_top1}" if tol.min_top1 is not None else ""]
     parts = []
@@ -155,6 +202,6 @@ def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, samples: int
         parts.append(text)
     return (
         f"the converted model differs from the source beyond tolerance ({tol.precision}: "
-        f"{', '.join(x for x in limits if x) or f'error within {INT8_RANGE_FRACTION:.0%} of the range'}) on {samples} samples: "
+        f"{', '.join(x for x in limits if x) or f'error within {INT8_RANGE_FRACTION:.0%} of the range'}) on {case.samples} samples at input shapes {case.describe()}: "
         + "; ".join(parts) + "; no output version was registered (raise spec.verify tolerances if this is expected)"
     )

@@ -22,6 +22,10 @@ from tests.support import builders
 NAMESPACE = "team"
 MODEL = "net"
 SOURCE = "net-1-0-0"
+VOCAB = 50
+MAX_TOKENS = 128
+TEXT = {"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}],
+        "outputs": [{"name": "embedding", "dtype": "float32", "shape": [-1, 8]}]}
 
 
 def _tensor(name: str, *shape: int, dtype: str = "float32") -> dict[str, Any]:
@@ -104,6 +108,23 @@ class Svd(nn.Module):
         return torch.linalg.svdvals(x.reshape(-1, 2, 2)).reshape(-1, 2)
 
 
+class TextEncoder(nn.Module):
+    """Token ids [batch, sequence] -> one embedding per text: token and position embeddings, one
+    self-attention layer, mean pooling. The position table bounds the sequence (MAX_TOKENS)."""
+
+    def __init__(self, vocab: int = VOCAB, dim: int = 16) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, dim)
+        self.positions = nn.Embedding(MAX_TOKENS, dim)
+        self.attention = nn.MultiheadAttention(dim, 2, batch_first=True)
+        self.out = nn.Linear(dim, 8)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        h = self.tokens(tokens) + self.positions(torch.arange(tokens.shape[1]))
+        h, _ = self.attention(h, h, h, need_weights=False)
+        return self.out(h.mean(dim=1))
+
+
 MODELS: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
     "mlp": (MLP, {"inputs": [_tensor("x", 8)], "outputs": [_tensor("logits", 5)]}),
     "cnn": (CNN, {"inputs": [_tensor("image", 3, 16, 16)], "outputs": [_tensor("logits", 4)]}),
@@ -112,6 +133,7 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], dict[str, Any]]] = {
     "two": (TwoByTwo, {"inputs": [_tensor("left", 4), _tensor("right", 6)],
                        "outputs": [_tensor("scores", 3), _tensor("value", 2)]}),
     "svd": (Svd, {"inputs": [_tensor("x", 4)], "outputs": [_tensor("values", 2)]}),
+    "text": (TextEncoder, TEXT),
 }
 
 
@@ -121,9 +143,28 @@ def build(kind: str) -> tuple[nn.Module, dict[str, Any]]:
     return factory().eval(), signature
 
 
+EXAMPLE_TOKENS = 6
+"""The sequence length examples are traced at (not a size the converter uses)."""
+
+
 def example(signature: dict[str, Any], batch: int = 2) -> tuple[torch.Tensor, ...]:
     generator = torch.Generator().manual_seed(1)
-    return tuple(torch.randn(batch, *t["shape"][1:], generator=generator) for t in signature["inputs"])
+    tensors = []
+    for t in signature["inputs"]:
+        shape = (batch, *(EXAMPLE_TOKENS if d == -1 else d for d in t["shape"][1:]))
+        if t["dtype"] == "int64":
+            tensors.append(torch.randint(0, VOCAB, shape, generator=generator))
+        else:
+            tensors.append(torch.randn(*shape, generator=generator))
+    return tuple(tensors)
+
+
+def dynamic_shapes(signature: dict[str, Any]) -> tuple[dict[int, Any], ...]:
+    """torch.export Dims for every -1 axis: the batch, and a bounded sequence."""
+    batch = torch.export.Dim("batch", min=1)
+    sequence = torch.export.Dim("sequence", min=2, max=MAX_TOKENS)
+    return tuple({axis: batch if axis == 0 else sequence for axis, d in enumerate(t["shape"]) if d == -1}
+                 for t in signature["inputs"])
 
 
 def serialise(module: nn.Module, signature: dict[str, Any], format: str) -> tuple[str, bytes]:
@@ -133,8 +174,7 @@ def serialise(module: nn.Module, signature: dict[str, Any], format: str) -> tupl
         torch.jit.save(torch.jit.trace(module, example(signature)), buffer)
         return "model.pt", buffer.getvalue()
     if format == "pytorch-exportedprogram":
-        batch = torch.export.Dim("batch", min=1)
-        program = torch.export.export(module, example(signature), dynamic_shapes=tuple({0: batch} for _ in signature["inputs"]))
+        program = torch.export.export(module, example(signature), dynamic_shapes=dynamic_shapes(signature))
         torch.export.save(program, buffer)
         return "model.pt2", buffer.getvalue()
     if format == "pytorch-state-dict":

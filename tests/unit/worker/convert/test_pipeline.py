@@ -43,7 +43,8 @@ def test_converts_verifies_and_stores(store, tmp_path: Path, kind: str, format: 
     assert result["ok"] and result["phase"] == "Succeeded" and result["reason"] == "Converted"
     assert result["outputVersion"] == {"name": "net-convert", "version": f"1.0.0+{format}.cpu", "format": stored, "hardware": "cpu"}
     verification = result["verification"]
-    assert verification["passed"] and verification["samples"] == 16
+    assert verification["passed"] and verification["samples"] == 32 and verification["inputs"] == "generated"
+    assert [next(iter(shapes.values()))[0] for shapes in verification["shapes"]] == [1, 16], "batch 1 and 16"
     assert [o["name"] for o in verification["outputs"]] == [t["name"] for t in m.MODELS[kind][1]["outputs"]]
     if format in ("onnx", "openvino", "torchscript"):
         assert verification["maxAbsDiff"] < 1e-4
@@ -123,7 +124,7 @@ def test_static_int8_with_calibration_data(store, tmp_path: Path):
     npz = tmp_path / "calibration.npz"
     np.savez(npz, image=rng.standard_normal((24, 3, 16, 16)).astype("float32"))
     result = convert(store, tmp_path, "cnn", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"})
-    assert result["verification"]["passed"] and result["verification"]["samples"] == 16
+    assert result["verification"]["passed"] and result["verification"]["samples"] == 32
     assert result["verification"]["top1Agreement"] >= 0.9
     manifest, _ = read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, "1.0.0+onnx-int8.cpu"))
     assert any("quantize_static" in step and "24 calibration samples" in step for step in manifest.lineage["steps"])
@@ -238,3 +239,58 @@ def test_worker_command_line(store, tmp_path: Path):
                  "--store", store.uri, "--workdir", str(tmp_path), "--termination-log", str(tmp_path / "term")])
     assert code == 0
     assert json.loads((tmp_path / "term").read_text())["ok"] is True
+
+
+@pytest.mark.parametrize("format", ["onnx", "onnx-fp16", "onnx-int8", "openvino"])
+def test_a_text_encoder_keeps_its_dynamic_sequence(store, tmp_path: Path, format: str):
+    """It was exported with the sequence fixed at the example's size and verified at that size only."""
+    import onnx
+
+    # a random 16-wide encoder: its embedding's arg-max means nothing, shapes are the point
+    result = convert(store, tmp_path, "text", format, verify={"minTop1Agreement": 0})
+    verification = result["verification"]
+    assert verification["passed"] and verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [16, 64]}]
+    if format.startswith("onnx"):
+        graph = onnx.load(str(tmp_path / "work" / "build" / {"onnx": "model.onnx", "onnx-fp16": "model.fp16.onnx",
+                                                              "onnx-int8": "model.int8.onnx"}[format])).graph
+        dims = graph.input[0].type.tensor_type.shape.dim
+        assert [d.HasField("dim_value") for d in dims] == [False, False], dims
+        assert [o.name for o in graph.output] == ["embedding"], "the declared name, though a node is called so too"
+
+
+def test_a_traced_text_encoder_that_fixed_its_sizes_is_refused(store, tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "text", "torchscript")
+    assert "the traced TorchScript model fails at input shapes tokens[3, 8], which the source accepts" in caught.value.message
+    assert store.list(f"{m.NAMESPACE}/{m.MODEL}/1.0.0+torchscript.cpu/") == [], "nothing registered"
+
+
+def test_a_text_encoder_quantizes_with_real_length_calibration(store, tmp_path: Path):
+    """Calibration of 32-token inputs failed on a model fixed at 8 tokens (an onnxruntime shape error)."""
+    rng = np.random.default_rng(4)
+    npz = tmp_path / "tokens.npz"
+    np.savez(npz, tokens=rng.integers(0, m.VOCAB, (12, 32)))
+    result = convert(store, tmp_path, "text", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"},
+                     verify={"samples": 4, "minTop1Agreement": 0})
+    verification = result["verification"]
+    assert verification["inputs"] == "given" and verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 32]}]
+
+
+def test_verification_runs_on_the_users_inputs(store, tmp_path: Path):
+    rng = np.random.default_rng(5)
+    npz = tmp_path / "inputs.npz"
+    np.savez(npz, tokens=rng.integers(0, m.VOCAB, (3, 20)))
+    result = convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}", "samples": 3})
+    verification = result["verification"]
+    assert verification["inputs"] == "given" and verification["samples"] == 6
+    assert verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [3, 20]}]
+    assert "verified on 6 given samples at 2 shape(s)" in result["message"]
+
+
+def test_inputs_that_do_not_fit_the_signature_are_refused_naming_the_tensor(store, tmp_path: Path):
+    npz = tmp_path / "inputs.npz"
+    np.savez(npz, tokens=np.zeros((3, 4, 2), dtype=np.int64))
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}"})
+    assert caught.value.reason == "InvalidCalibration"
+    assert "tokens has samples of shape [4, 2], the signature says [-1]" in caught.value.message

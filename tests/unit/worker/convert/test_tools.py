@@ -45,13 +45,28 @@ def test_atc_command():
     assert render(atc_command(Path("m.onnx"), Path("m"), TWO, options)).count("'--input_shape=ids:-1,128;mask:-1,128'") == 1
 
 
-def test_dynamic_non_batch_dimension_is_refused():
-    sequence = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
-    for build in (lambda: trtexec_command(Path("m.onnx"), Path("m.plan"), sequence),
-                  lambda: atc_command(Path("m.onnx"), Path("m"), sequence, AscendOptions(soc_version="Ascend910B"))):
-        with pytest.raises(ConversionError) as caught:
-            build()
-        assert caught.value.reason == "UnsupportedConversion" and "tokens" in caught.value.message
+def test_a_dynamic_sequence_gets_a_tensorrt_profile_over_it():
+    sequence = Signature.model_validate({"inputs": [{"name": "input_ids", "dtype": "int64", "shape": [-1, -1]},
+                                                    {"name": "attention_mask", "dtype": "int64", "shape": [-1, -1]}]})
+    command = trtexec_command(Path("m.onnx"), Path("m.plan"), sequence)
+    assert "--minShapes=input_ids:1x1,attention_mask:1x1" in command
+    assert "--optShapes=input_ids:8x64,attention_mask:8x64" in command
+    assert "--maxShapes=input_ids:32x512,attention_mask:32x512" in command
+    bounded = trtexec_command(Path("m.onnx"), Path("m.plan"), sequence,
+                              bounds={"input_ids": {1: (2, 128)}, "attention_mask": {1: (2, 128)}})
+    assert "--minShapes=input_ids:1x2,attention_mask:1x2" in bounded
+    assert "--maxShapes=input_ids:32x128,attention_mask:32x128" in bounded, "the source's Dim(max=128)"
+
+
+def test_a_dynamic_sequence_gets_ascend_dynamic_dims_gears():
+    sequence = Signature.model_validate({"inputs": [{"name": "input_ids", "dtype": "int64", "shape": [-1, -1]},
+                                                    {"name": "attention_mask", "dtype": "int64", "shape": [-1, -1]}]})
+    command = atc_command(Path("m.onnx"), Path("m"), sequence, AscendOptions(soc_version="Ascend910B"),
+                          {"input_ids": {1: (1, 64)}, "attention_mask": {1: (1, 64)}})
+    assert "--input_shape=input_ids:-1,-1;attention_mask:-1,-1" in command and "--input_format=ND" in command
+    gears = next(c for c in command if c.startswith("--dynamic_dims=")).split("=", 1)[1].split(";")
+    assert gears[0] == "1,8,1,8" and "32,64,32,64" in gears, "the same length for both inputs, capped at 64"
+    assert len(gears) == 6 * 4 and not any(c.startswith("--dynamic_batch_size") for c in command)
 
 
 def test_missing_tool_names_tool_and_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

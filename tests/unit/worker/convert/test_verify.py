@@ -7,6 +7,8 @@ import pytest
 
 from modelyard.api.conversionjob import ConversionTarget, VerifySpec
 from modelyard.worker.convert.errors import ConversionError
+from modelyard.api.common import Signature
+from modelyard.worker.convert.shapes import Case, cases, generate
 from modelyard.worker.convert.verify import Tolerance, compare_output, tolerance, verify
 
 FP32 = Tolerance("fp32", 1e-4, 1e-3, None)
@@ -53,7 +55,12 @@ def test_shape_and_nan_differences_fail():
     assert compare_output("y", reference, np.full((2, 3), np.nan, dtype=np.float32), FP32)["passed"] is False
 
 
-def test_failure_message_carries_the_numbers():
+def _fixed(samples: int, shape: tuple[int, ...]) -> Case:
+    return Case("fixed", True, samples, samples, {"x": shape})
+
+
+def test_failure_message_carries_the_numbers_and_the_shape():
+    case = _fixed(4, (4, 2))
     batch = {"x": np.ones((4, 2), dtype=np.float32)}
 
     def source(b):
@@ -63,11 +70,58 @@ def test_failure_message_carries_the_numbers():
         return [b["x"] * 2.0 + 0.25, b["x"].sum(axis=1, keepdims=True)]
 
     with pytest.raises(ConversionError) as caught:
-        verify(source, converted, batch, ["scores", "total"], FP32, batched=True)
+        verify(source, converted, [case], lambda _: batch, ["scores", "total"], FP32)
     message = caught.value.message
     assert caught.value.reason == "VerificationFailed"
-    assert "scores: maxAbsDiff=0.25" in message and "atol=0.0001" in message and "on 4 samples" in message
-    assert "total" not in message.split("samples:")[1] and "no output version was registered" in message
-    passed = verify(source, source, batch, ["scores", "total"], FP32, batched=False)
+    assert "scores: maxAbsDiff=0.25" in message and "atol=0.0001" in message
+    assert "on 4 samples at input shapes x[4, 2]" in message
+    assert "total" not in message.split("samples at")[1] and "no output version was registered" in message
+    passed = verify(source, source, [case], lambda _: batch, ["scores", "total"], FP32)
     assert passed["passed"] and passed["samples"] == 4 and passed["maxAbsDiff"] == 0.0
+    assert passed["shapes"] == [{"x": [4, 2]}]
     assert [o["name"] for o in passed["outputs"]] == ["scores", "total"] and passed["top1Agreement"] == 1.0
+
+
+def test_every_case_is_run_and_reported():
+    signature = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
+    seen: list[tuple[int, ...]] = []
+
+    def source(b):
+        seen.append(b["tokens"].shape)
+        return [b["tokens"].astype(np.float32).mean(axis=1)]
+
+    chosen = cases(signature, 4)
+    result = verify(source, source, chosen, lambda c: generate(signature, c), ["mean"], FP32)
+    assert result["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 64]}] and result["samples"] == 8
+    assert sorted(set(seen)) == [(1, 8), (4, 64)]
+
+
+def test_a_converted_model_failing_at_one_shape_names_that_shape():
+    signature = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
+
+    def source(b):
+        return [b["tokens"].astype(np.float32)]
+
+    def fixed_at_eight(b):
+        if b["tokens"].shape[1] != 8:
+            raise RuntimeError("Got invalid dimensions for input: tokens for the following indices index: 1 Got: 64 Expected: 8")
+        return [b["tokens"].astype(np.float32)]
+
+    with pytest.raises(ConversionError) as caught:
+        verify(source, fixed_at_eight, cases(signature, 4), lambda c: generate(signature, c), ["y"], FP32)
+    assert "the converted model fails at input shapes tokens[4, 64], which the source accepts" in caught.value.message
+    assert "Expected: 8" in caught.value.message
+
+
+def test_a_source_failing_at_a_dynamic_shape_asks_for_a_declared_size():
+    signature = Signature.model_validate({"inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, -1, -1]}]})
+
+    def source(b):
+        if b["image"].shape[2] != 8:
+            raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+        return [b["image"].sum(axis=(2, 3))]
+
+    with pytest.raises(ConversionError) as caught:
+        verify(source, source, cases(signature, 2), lambda c: generate(signature, c), ["y"], FP32)
+    assert "the source model fails at input shapes image[2, 3, 64, 64]" in caught.value.message
+    assert "declare the sizes it needs in the source's spec.signature" in caught.value.message
