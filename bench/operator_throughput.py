@@ -280,7 +280,8 @@ def run_cluster(mode: str, count: int) -> dict:
         threading.Thread(target=observe, daemon=True).start()
         watching.wait(10)
         log = state / "logs" / f"operator-{mode}.log"
-        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}"}
+        # KUBECONFIG too: kopf.login_via_client loads the default kubeconfig itself
+        env = {**os.environ, "PYTHONPATH": f"{ROOT}:{ROOT / 'operator'}", "KUBECONFIG": str(kubeconfig)}
         proc = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(kubeconfig), NAMESPACE, json.dumps(IMPORTED)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log.open("w"), env=env, cwd=ROOT)
         line = proc.stdout.readline()
@@ -294,8 +295,7 @@ def run_cluster(mode: str, count: int) -> dict:
             raise RuntimeError(f"{mode}: only {len(ready)}/{count} Ready after 1800 s; see {log}")
         seconds = max(ready.values()) - started
         latencies = sorted(ready[name] - seen[name] for name in ready)
-        proc.stdin.close()
-        out, _ = proc.communicate(timeout=300)
+        out, _ = proc.communicate(b"", timeout=300)  # its stdin closed: the operator stops
         lines = out.decode().strip().splitlines()
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"{mode} operator exited with {proc.returncode}; see {log}")
@@ -304,7 +304,7 @@ def run_cluster(mode: str, count: int) -> dict:
         return {"seconds": seconds, "per_second": count / seconds, "rss_mib": figures["rss_mib"],
                 "requests": requests, "operator_cpu_s": figures["cpu_s"], "emulator_cpu_s": 0.0,
                 "p50_s": latencies[len(latencies) // 2], "p95_s": latencies[int(len(latencies) * 0.95) - 1],
-                "api_server": cp.api().call_api("/version", "GET", response_type="object", _return_http_data_only=True)["gitVersion"]}
+                "api_server": client.VersionApi(cp.api()).get_code().git_version}
     finally:
         if proc is not None and proc.poll() is None:
             proc.kill()

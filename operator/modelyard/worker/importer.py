@@ -113,7 +113,7 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         model_path, local_files = _fetch(job, uri, writer)
         facts = inspect_model(model_path, spec.format, template)
         declared = spec.signature or (template.signature if template else None)
-        signature: Signature = check_signature(declared, facts.signature)
+        signature: Signature = check_signature(declared, facts.signature, facts.named_outputs)
         entries = _store_files(job, writer, model_path, local_files)
         manifest = Manifest(
             namespace=job.namespace,

@@ -70,6 +70,9 @@ class ModelFacts:
     parameter_count: int | None = None
     op_types: list[str] = field(default_factory=list)
     producer: str | None = None
+    named_outputs: bool = True
+    """False where the format's output names are graph nodes (`linear_1`, `div_1`): a declared
+    signature then names the outputs, matched by position."""
 
     def to_status(self) -> dict[str, Any]:
         """Shaped like api.modelversion.Inspection."""
@@ -196,6 +199,7 @@ def _exported_program(model: Path) -> ModelFacts:
         parameter_count=count,
         op_types=sorted({n["target"] for n in graph["nodes"]}),
         producer=f"torch {document.get('torch_version', '')}".strip(),
+        named_outputs=False,
     )
 
 
@@ -259,8 +263,8 @@ def _render(tensors: list[TensorSpec]) -> str:
     return ", ".join(f"{t.name} {t.dtype}[{','.join(map(str, t.shape))}]" for t in tensors) or "none"
 
 
-def _compatible(declared: TensorSpec, actual: TensorSpec) -> bool:
-    if declared.name != actual.name or declared.dtype != actual.dtype:
+def _compatible(declared: TensorSpec, actual: TensorSpec, by_name: bool = True) -> bool:
+    if (by_name and declared.name != actual.name) or declared.dtype != actual.dtype:
         return False
     if actual.shape == [-1] and len(declared.shape) != 1:
         return True  # rank unknown (TorchScript): trust the declaration
@@ -269,9 +273,10 @@ def _compatible(declared: TensorSpec, actual: TensorSpec) -> bool:
     return all(d == -1 or a == -1 or d == a for d, a in zip(declared.shape, actual.shape, strict=True))
 
 
-def check_signature(declared: Signature | None, actual: Signature) -> Signature:
+def check_signature(declared: Signature | None, actual: Signature, named_outputs: bool = True) -> Signature:
     """The signature to record: the declared one when it matches the model, the model's own when
-    none is declared; a mismatch shows both."""
+    none is declared; a mismatch shows both. Without `named_outputs`, outputs match by position
+    (dtype and shape) and the declared names stand."""
     if declared is None:
         return actual
     problems = []
@@ -279,8 +284,10 @@ def check_signature(declared: Signature | None, actual: Signature) -> Signature:
         want, have = getattr(declared, side), getattr(actual, side)
         if not have:
             continue  # the model does not say (e.g. safetensors, TorchScript outputs)
-        if len(want) != len(have) or not all(_compatible(d, a) for d, a in zip(want, have, strict=True)):
-            problems.append(f"declared {side}: {_render(want)}; model {side}: {_render(have)}")
+        by_name = side == "inputs" or named_outputs
+        if len(want) != len(have) or not all(_compatible(d, a, by_name) for d, a in zip(want, have, strict=True)):
+            note = "" if by_name else " (matched by position: the model's own output names are graph nodes)"
+            problems.append(f"declared {side}: {_render(want)}; model {side}: {_render(have)}{note}")
     if problems:
         raise SignatureMismatch("the declared signature does not match the model: " + "; ".join(problems))
     return declared

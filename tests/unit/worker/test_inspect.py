@@ -135,3 +135,20 @@ def test_check_signature():
     with pytest.raises(SignatureMismatch) as caught:
         check_signature(sig([("input", [-1, 3, 224, 224])], [("y", [-1, 3])]), actual)
     assert "declared inputs: input float32[-1,3,224,224]; model inputs: x float32[-1,4]" in str(caught.value)
+
+
+def test_an_exported_programs_outputs_take_the_declared_names_by_position(tmp_path: Path):
+    """Its outputs are graph nodes (`linear_1`): declaring `embedding` used to fail the import."""
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(mlp(), (torch.randn(2, 4),), dynamic_shapes=({0: batch},))
+    torch.export.save(program, tmp_path / "m.pt2")
+    facts = inspect_model(tmp_path / "m.pt2", "pytorch-exportedprogram")
+    assert facts.named_outputs is False and facts.signature.outputs[0].name != "embedding"
+    named = sig([("input", [-1, 4])], [("embedding", [-1, 3])])
+    assert check_signature(named, facts.signature, facts.named_outputs) == named
+    with pytest.raises(SignatureMismatch) as caught:
+        check_signature(sig([("input", [-1, 4])], [("embedding", [-1, 3]), ("extra", [-1])]), facts.signature, False)
+    assert "declared outputs: embedding float32[-1,3], extra float32[-1]" in str(caught.value)
+    assert "matched by position" in str(caught.value)
+    with pytest.raises(SignatureMismatch, match="declared inputs: tokens"):
+        check_signature(sig([("tokens", [-1, 4])], [("embedding", [-1, 3])]), facts.signature, False)

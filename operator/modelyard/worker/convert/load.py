@@ -60,11 +60,7 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
     format = version.spec.format
     template = template_of(version, template_dir)
     facts = inspect_model(folder, format, template)
-    found = facts.signature
-    if format == "pytorch-exportedprogram":
-        # its outputs are named after graph nodes (linear_2, ...): the declared names stand
-        found = Signature(inputs=found.inputs)
-    signature = check_signature(declared_signature(version, template), found)
+    signature = check_signature(declared_signature(version, template), facts.signature, facts.named_outputs)
     path = find_model_file(folder, format)
     if not signature.inputs:
         raise ConversionError(INVALID_MODEL, f"{path.name}: the source's signature names no inputs; declare spec.signature")
