@@ -162,8 +162,14 @@ def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage) ->
         exporting.check(result.path)
         exported, exporter, steps = result.path, result.exporter, result.steps + ["onnx.checker.check_model: passed"]
     else:
+        from modelyard.worker.convert.optimise import upgrade
+
         exported = source.path
         steps.append(f"source is ONNX ({source.path.name}); no export")
+        changes = upgrade(exported, work / "upgraded.onnx")
+        if (work / "upgraded.onnx").exists():
+            exported = work / "upgraded.onnx"
+        steps += [f"upgraded the source: {change}" for change in changes]
     stage("optimise")
     optimised = work / "model.onnx"
     steps.append(optimise(exported, optimised))

@@ -38,3 +38,39 @@ def optimise(source: Path, target: Path) -> str:
         step = "onnxslim.slim (constant folding, dead-code elimination, pattern fusion)"
     check(target)
     return step
+
+
+MIN_OPSET = 13
+"""Older opsets are converted up (onnx.version_converter): quantization needs at least 10 and
+onnxruntime's float16 and quantization tools are written against 13 and later."""
+
+
+def upgrade(source: Path, target: Path) -> list[str]:
+    """Write to `target` a copy of an ONNX source every later step can work on, when it needs
+    one; returns what was changed. IR versions below 4 require every initializer to be a graph
+    input, which a simplified graph no longer keeps; old opsets are converted up."""
+    import onnx
+    from onnx import helper, version_converter
+
+    model = onnx.load(str(source), load_external_data=False)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    old_opset = opset is not None and opset < MIN_OPSET
+    if not old_opset and model.ir_version >= 4:
+        return []
+    if _has_external_data(source):
+        # its data files are named relative to the source: a copy elsewhere would lose them
+        return [f"IR version {model.ir_version}, opset {opset} kept: models with external data are not rewritten"]
+    steps: list[str] = []
+    if old_opset:
+        try:
+            model = version_converter.convert_version(model, MIN_OPSET)
+            steps.append(f"onnx.version_converter: opset {opset} -> {MIN_OPSET}")
+        except Exception as error:  # noqa: BLE001 - kept as it is, said in lineage
+            steps.append(f"opset {opset} kept: the version converter failed ({type(error).__name__}: {str(error)[:200]})")
+    wanted = max(helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True), 4)
+    if model.ir_version < wanted:
+        steps.append(f"IR version {model.ir_version} -> {wanted}")
+        model.ir_version = wanted
+    onnx.save(model, str(target))
+    check(target)
+    return steps

@@ -224,3 +224,31 @@ def job(store: Store, workdir: Path, source: ModelVersion, conversion: Conversio
     workdir.mkdir(parents=True, exist_ok=True)
     return ConvertJob(namespace=NAMESPACE, name=name, spec=conversion, source=source, store=store, workdir=workdir,
                       progress=progress)
+
+
+def old_onnx() -> bytes:
+    """A CNN saved as the ONNX model zoo's classic models are: IR version 3, opset 9, every
+    initializer also a graph input, names with `/` (gpu_0/data_0). Fixed batch of 1."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name) for name, shape in
+               (("conv1_w_0", (4, 3, 3, 3)), ("conv1_b_0", (4,)), ("fc_w_0", (5, 4)), ("fc_b_0", (5,)))]
+    nodes = [
+        helper.make_node("Conv", ["gpu_0/data_0", "conv1_w_0", "conv1_b_0"], ["conv1"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv1"], ["relu1"]),
+        helper.make_node("GlobalAveragePool", ["relu1"], ["pool"]),
+        helper.make_node("Flatten", ["pool"], ["flat"], axis=1),
+        helper.make_node("Gemm", ["flat", "fc_w_0", "fc_b_0"], ["fc"], transB=1),
+        helper.make_node("Softmax", ["fc"], ["gpu_0/softmax_1"], axis=1),
+    ]
+    inputs = [helper.make_tensor_value_info("gpu_0/data_0", TensorProto.FLOAT, [1, 3, 16, 16])]
+    inputs += [helper.make_tensor_value_info(w.name, TensorProto.FLOAT, list(w.dims)) for w in weights]
+    outputs = [helper.make_tensor_value_info("gpu_0/softmax_1", TensorProto.FLOAT, [1, 5])]
+    model = helper.make_model(helper.make_graph(nodes, "zoo", inputs, outputs, weights),
+                              opset_imports=[helper.make_opsetid("", 9)])
+    model.ir_version = 3
+    onnx.checker.check_model(model)
+    return model.SerializeToString()

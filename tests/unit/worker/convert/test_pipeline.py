@@ -294,3 +294,17 @@ def test_inputs_that_do_not_fit_the_signature_are_refused_naming_the_tensor(stor
         convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}"})
     assert caught.value.reason == "InvalidCalibration"
     assert "tokens has samples of shape [4, 2], the signature says [-1]" in caught.value.message
+
+
+@pytest.mark.parametrize("format", ["onnx", "onnx-fp16", "onnx-int8", "openvino"])
+def test_an_ir3_opset9_model_zoo_cnn_converts(store, tmp_path: Path, format: str):
+    """Every conversion of such a model failed: "conv1_w_0 in initializer but not in graph input"."""
+    source = m.publish(store, "old", "onnx", data=("model.onnx", m.old_onnx()))
+    result = run_convert(m.job(store, tmp_path / "work", source, m.spec(format)))
+    assert result["verification"]["passed"]
+    prefix = version_prefix(m.NAMESPACE, m.MODEL, f"1.0.0+{format}.cpu")
+    manifest, _ = read_manifest(store, prefix)
+    assert any("IR version 3" in step for step in manifest.lineage["steps"]), manifest.lineage["steps"]
+    assert [t["name"] for t in manifest.signature["inputs"]] == ["gpu_0/data_0"]
+    config = store.get_bytes(f"{prefix}/config.pbtxt").decode()
+    assert '"gpu_0/data_0"' in config and '"gpu_0/softmax_1"' in config
