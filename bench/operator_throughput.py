@@ -116,7 +116,8 @@ elif mode == "jobs":
         job = {"apiVersion": "batch/v1", "kind": "Job",
                "metadata": {"name": "import-" + meta["name"], "namespace": meta["namespace"],
                             "labels": {"app.kubernetes.io/component": "import", "bench/version": meta["name"]}},
-               "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+               "spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/component": "import"}},
+                                     "spec": {"restartPolicy": "Never", "containers": [
                    {"name": "worker", "image": "ghcr.io/modelyard/worker-cpu:bench", "command": ["python", "-m", "modelyard.worker"]}]}}}}
         try:
             batch.create_namespaced_job(meta["namespace"], job)

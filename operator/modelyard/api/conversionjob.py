@@ -196,6 +196,8 @@ class Verification(ApiModel):
     inputs: Literal["given", "generated"] | None = None
     """Whether the inputs were the user's (verify.inputsUri or calibration data) or generated
     from the signature."""
+    note: Annotated[str, Field(max_length=1024)] | None = None
+    """What limits the evidence (e.g. integer inputs generated without a known range)."""
     shapes: Annotated[list[dict[str, list[int]]], Field(max_length=8)] = []
     """The input shapes checked (input name -> shape in one run): every dynamic axis at two
     sizes. The converted model is verified at these shapes and no others."""

@@ -52,12 +52,9 @@ def load_module(path: Path, format: str, template: Any, device: str = "cpu") -> 
     return module.eval().to(device)
 
 
-def exported_bounds(path: Path) -> list[dict[int, tuple[int, int | None]]]:
-    """Per user input of an ExportedProgram, in order: axis -> (least, greatest or None) size,
-    from its range constraints (the bounds given to torch.export.Dim)."""
-    import torch
-
-    program = torch.export.load(str(path))
+def exported_bounds(program: Any) -> list[tuple[str, dict[int, tuple[int, int | None]]]]:
+    """Per user input of an ExportedProgram, in order: its name and axis -> (least, greatest or
+    None) size, from its range constraints (the bounds given to torch.export.Dim)."""
     names = set(program.graph_signature.user_inputs)
     bounds = []
     for node in program.graph.nodes:
@@ -69,10 +66,9 @@ def exported_bounds(path: Path) -> list[dict[int, tuple[int, int | None]]]:
             if isinstance(size, int):
                 continue
             ranges = program.range_constraints.get(size.node.expr)
-            if ranges is None:
-                continue
-            axes[axis] = (_size(ranges.lower) or 0, _size(ranges.upper))
-        bounds.append(axes)
+            if ranges is not None:
+                axes[axis] = (_size(ranges.lower) or 0, _size(ranges.upper))
+        bounds.append((node.name, axes))
     return bounds
 
 

@@ -37,14 +37,14 @@ def generate(signature: Signature, batch: int, seed: int = SEED) -> Batch:
     return {t.name: random_array(rng, t.dtype, _shape(t, batch)) for t in signature.inputs}
 
 
-def random_array(rng: np.random.Generator, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
-    """Normal floats, small non-negative integers (valid indices for any embedding), random
-    booleans."""
+def random_array(rng: np.random.Generator, dtype: str, shape: tuple[int, ...], rows: int | None = None) -> np.ndarray:
+    """Normal floats, random booleans, integers below `rows` (the table an id input indexes)
+    or, not knowing it, 0 and 1 (valid indices for any table)."""
     if dtype in ("float32", "float16", "bfloat16"):
         return rng.standard_normal(shape).astype(np.float32 if dtype == "bfloat16" else dtype)
     if dtype == "bool":
         return rng.integers(0, 2, shape).astype(bool)
-    return rng.integers(0, 2, shape).astype(dtype)
+    return rng.integers(0, rows or 2, shape).astype(dtype)
 
 
 def load_npz(data: bytes, signature: Signature, where: str) -> Batch:

@@ -33,6 +33,8 @@ class Source:
     facts: Any = None
     bounds: dict[str, dict[int, tuple[int, int | None]]] = field(default_factory=dict)
     """Input name -> axis -> the sizes the source accepts, where it says (torch.export ranges)."""
+    vocabulary: dict[str, int] = field(default_factory=dict)
+    """Integer input name -> the rows of the table it indexes (ids are drawn below it)."""
 
     def runner(self, hardware: str) -> Runner:
         if self.module is not None:
@@ -73,15 +75,33 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
         except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
-    if format == "pytorch-exportedprogram":
-        from modelyard.worker.torchload import exported_bounds
-
-        found_bounds = exported_bounds(path)
-        if len(found_bounds) == len(signature.inputs):
-            source.bounds = {t.name: b for t, b in zip(signature.inputs, found_bounds, strict=True) if b}
+    source.bounds, source.vocabulary = _input_facts(path, format, signature)
     if not signature.outputs:
         source.signature = _with_outputs(source)
     return source
+
+
+def _input_facts(path: Path, format: str, signature: Signature) -> tuple[dict[str, Any], dict[str, int]]:
+    """(bounds, vocabulary) of the source's inputs, where its file says."""
+    from modelyard.worker.convert import vocabulary
+
+    if format == "onnx":
+        return {}, vocabulary.onnx_sizes(path)
+    if format != "pytorch-exportedprogram":
+        return {}, {}
+    import torch
+
+    from modelyard.worker.torchload import exported_bounds
+
+    program = torch.export.load(str(path))
+    found = exported_bounds(program)
+    if len(found) != len(signature.inputs):
+        return {}, {}
+    # the signature may name the inputs otherwise (declared): matched by position
+    names = {own: tensor.name for (own, _), tensor in zip(found, signature.inputs, strict=True)}
+    bounds = {names[own]: axes for own, axes in found if axes}
+    sizes = {names[own]: count for own, count in vocabulary.exported_sizes(program).items() if own in names}
+    return bounds, sizes
 
 
 def _with_outputs(source: Source) -> Signature:

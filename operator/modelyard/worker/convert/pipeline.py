@@ -89,11 +89,15 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
         chosen = shapes.cases(source.signature, spec.verify.samples if spec.verify else 16, source.bounds, given)
 
         def data(case: shapes.Case) -> Batch:
-            return shapes.fit(given, case) if given else shapes.generate(source.signature, case)
+            return shapes.fit(given, case) if given else shapes.generate(source.signature, case, vocabulary=source.vocabulary)
 
         verification = verify(source_runner, converted_runner, chosen, data,
                               [t.name for t in source.signature.outputs], tolerance(target, spec.verify))
         verification["inputs"] = "given" if given else "generated"
+        weak = [] if given else shapes.weak_inputs(source.signature, source.vocabulary)
+        if weak:
+            verification["note"] = (f"integer input(s) {', '.join(weak)} were generated as 0s and 1s (the table they "
+                                    f"index is not known): weak evidence; give verify.inputsUri with real inputs")
 
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())

@@ -136,9 +136,9 @@ def record(chosen: list[Case]) -> list[dict[str, list[int]]]:
     return [{name: list(shape) for name, shape in case.shapes.items()} for case in chosen]
 
 
-def generate(signature: Signature, case: Case, seed: int = SEED) -> Batch:
+def generate(signature: Signature, case: Case, seed: int = SEED, vocabulary: dict[str, int] | None = None) -> Batch:
     """Seeded random data for the case (see inputs.random_array)."""
-    return random_inputs(signature, {t.name: case.sample_shape(t.name) for t in signature.inputs}, seed)
+    return random_inputs(signature, {t.name: case.sample_shape(t.name) for t in signature.inputs}, seed, vocabulary)
 
 
 def example(signature: Signature, bounds: Bounds | None = None, batch: int = 2) -> dict[str, tuple[int, ...]]:
@@ -154,6 +154,13 @@ def example(signature: Signature, bounds: Bounds | None = None, batch: int = 2) 
     }
 
 
-def random_inputs(signature: Signature, shapes: dict[str, tuple[int, ...]], seed: int = SEED) -> Batch:
+def random_inputs(signature: Signature, shapes: dict[str, tuple[int, ...]], seed: int = SEED,
+                  vocabulary: dict[str, int] | None = None) -> Batch:
     rng = np.random.default_rng(seed)
-    return {t.name: random_array(rng, t.dtype, shapes[t.name]) for t in signature.inputs}
+    rows = vocabulary or {}
+    return {t.name: random_array(rng, t.dtype, shapes[t.name], rows.get(t.name)) for t in signature.inputs}
+
+
+def weak_inputs(signature: Signature, vocabulary: dict[str, int]) -> list[str]:
+    """Integer inputs generated as 0/1 for want of a known table size."""
+    return [t.name for t in signature.inputs if t.dtype.startswith(("int", "uint")) and t.name not in vocabulary]

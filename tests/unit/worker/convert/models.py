@@ -184,7 +184,9 @@ def serialise(module: nn.Module, signature: dict[str, Any], format: str) -> tupl
         names = [t["name"] for t in signature["inputs"]]
         outputs = [t["name"] for t in signature["outputs"]]
         torch.onnx.export(module, example(signature), buffer, dynamo=False, opset_version=17, input_names=names,
-                          output_names=outputs, dynamic_axes={n: {0: "batch"} for n in names + outputs})
+                          output_names=outputs, dynamic_axes={
+                              t["name"]: {a: "batch" if a == 0 else f"{t['name']}_{a}" for a, d in enumerate(t["shape"]) if d == -1}
+                              for t in signature["inputs"] + signature["outputs"]})
         return "model.onnx", buffer.getvalue()
     raise ValueError(format)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from modelyard.api.conversionjob import Benchmark, ConversionOutput, ConversionTarget, Verification
 from modelyard.api.modelversion import Artifact
@@ -250,6 +251,7 @@ def test_a_text_encoder_keeps_its_dynamic_sequence(store, tmp_path: Path, format
     result = convert(store, tmp_path, "text", format, verify={"minTop1Agreement": 0})
     verification = result["verification"]
     assert verification["passed"] and verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [16, 64]}]
+    assert "note" not in verification, "token ids drawn over the embedding table, not 0/1"
     if format.startswith("onnx"):
         graph = onnx.load(str(tmp_path / "work" / "build" / {"onnx": "model.onnx", "onnx-fp16": "model.fp16.onnx",
                                                               "onnx-int8": "model.int8.onnx"}[format])).graph
@@ -308,3 +310,22 @@ def test_an_ir3_opset9_model_zoo_cnn_converts(store, tmp_path: Path, format: str
     assert [t["name"] for t in manifest.signature["inputs"]] == ["gpu_0/data_0"]
     config = store.get_bytes(f"{prefix}/config.pbtxt").decode()
     assert '"gpu_0/data_0"' in config and '"gpu_0/softmax_1"' in config
+
+
+def test_generated_integer_inputs_without_a_known_table_are_called_weak_evidence(store, tmp_path: Path):
+    signature = {"inputs": [{"name": "x", "dtype": "int64", "shape": [-1, 8]}],
+                 "outputs": [{"name": "logits", "dtype": "float32", "shape": [-1, 5]}]}
+
+    class Counts(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = m.MLP()
+
+        def forward(self, x):
+            return self.mlp(x.float())
+
+    torch.manual_seed(0)
+    module = Counts().eval()
+    source = m.publish(store, "counts", "onnx", data=m.serialise(module, signature, "onnx"), signature=signature)
+    result = run_convert(m.job(store, tmp_path / "work", source, m.spec("onnx")))
+    assert "integer input(s) x were generated as 0s and 1s" in result["verification"]["note"]
