@@ -163,7 +163,8 @@ def keeps_dynamic(signature: Signature, path: Path) -> None:
         if dims is None:
             continue
         for axis in dynamic_axes(tensor):
-            if axis < len(dims) and dims[axis].HasField("dim_value"):
+            # Paddle writes -1 as a dim_value: onnxruntime reads it as dynamic, and so do we
+            if axis < len(dims) and dims[axis].HasField("dim_value") and dims[axis].dim_value > 0:
                 raise ConversionError(
                     DYNAMIC_AXIS_LOST,
                     f"input {tensor.name} axis {axis} is dynamic in the source, but the exported ONNX model fixes it "
