@@ -265,18 +265,33 @@ def run_cluster(mode: str, count: int) -> dict:
         ready: dict[str, float] = {}
         done, watching = threading.Event(), threading.Event()
 
+        def record(obj: dict) -> None:
+            name, at = obj["metadata"]["name"], time.perf_counter()
+            seen.setdefault(name, at)
+            if (obj.get("status") or {}).get("phase") == "Ready":
+                ready.setdefault(name, at)
+
         def observe() -> None:
-            stream = watch.Watch()
-            watching.set()
-            for event in stream.stream(custom.list_namespaced_custom_object, "modelyard.dev", "v1alpha1",
-                                       NAMESPACE, "modelversions", timeout_seconds=3600):
-                name, at = event["object"]["metadata"]["name"], time.perf_counter()
-                seen.setdefault(name, at)
-                if (event["object"].get("status") or {}).get("phase") == "Ready":
-                    ready.setdefault(name, at)
-                    if len(ready) == count:
-                        done.set()
-                        stream.stop()
+            # list then watch, again after any error: a fresh CRD's watch cache answers 429
+            # ("storage is (re)initializing") for a moment, which ended a bare watch
+            while not done.is_set():
+                try:
+                    listed = custom.list_namespaced_custom_object("modelyard.dev", "v1alpha1", NAMESPACE, "modelversions")
+                    for obj in listed["items"]:
+                        record(obj)
+                    watching.set()
+                    stream = watch.Watch()
+                    for event in stream.stream(custom.list_namespaced_custom_object, "modelyard.dev", "v1alpha1",
+                                               NAMESPACE, "modelversions", timeout_seconds=300,
+                                               resource_version=listed["metadata"]["resourceVersion"]):
+                        record(event["object"])
+                        if len(ready) == count:
+                            stream.stop()
+                            break
+                except Exception:  # noqa: BLE001 - listed again, after a moment
+                    done.wait(0.5)
+                if len(ready) == count:
+                    done.set()
 
         threading.Thread(target=observe, daemon=True).start()
         watching.wait(10)

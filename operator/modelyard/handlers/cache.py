@@ -64,7 +64,8 @@ class Seen:
 
     def put_job(self, namespace: str, name: str, body: dict[str, Any]) -> None:
         """Keep the further-along of two bodies of the same Job: a watch event can be older
-        than a body read from the API a moment before."""
+        than a body read from the API a moment before. Only what decisions read is kept."""
+        body = slim_job(body)
         with self._lock:
             bodies = self._bodies.setdefault(("Job", namespace), {})
             current = bodies.get(name)
@@ -82,3 +83,23 @@ def _progress(job: dict[str, Any]) -> int:
         return 2
     status = job.get("status") or {}
     return 1 if status.get("startTime") or status.get("active") else 0
+
+
+KEPT_METADATA = ("name", "namespace", "uid", "resourceVersion", "creationTimestamp", "labels", "annotations",
+                 "ownerReferences", "deletionTimestamp")
+
+
+def slim_job(body: dict[str, Any]) -> dict[str, Any]:
+    """A Job as the reconcilers read it: metadata without managedFields, whether its pods have
+    init containers, its status. A full body (pod template, managedFields) is several KiB, held
+    for every Job the operator ever saw."""
+    metadata = body.get("metadata") or {}
+    template = ((body.get("spec") or {}).get("template") or {}).get("spec") or {}
+    slim: dict[str, Any] = {
+        "apiVersion": body.get("apiVersion", "batch/v1"), "kind": body.get("kind", "Job"),
+        "metadata": {k: metadata[k] for k in KEPT_METADATA if k in metadata},
+        "status": body.get("status") or {},
+    }
+    if template.get("initContainers"):
+        slim["spec"] = {"template": {"spec": {"initContainers": [{"name": c.get("name")} for c in template["initContainers"]]}}}
+    return slim

@@ -49,3 +49,22 @@ def test_objects_are_listed_by_kind_and_namespace():
     assert seen.of_kind("ConversionJob", "a") == [1]
     seen.drop("ConversionJob", "a", "one")
     assert seen.of_kind("ConversionJob", "a") == [] and seen.get("ConversionJob", "a", "one") is None
+
+
+def test_a_held_job_keeps_what_decisions_read_and_no_pod_template():
+    body = {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "import-a", "namespace": "team", "uid": "u1", "creationTimestamp": "2026-12-02T10:00:00Z",
+                         "labels": {"app.kubernetes.io/component": "import"}, "ownerReferences": [{"uid": "o1"}],
+                         "managedFields": [{"manager": "kube-controller-manager", "fieldsV1": {"f:status": {}}}]},
+            "spec": {"template": {"spec": {"initContainers": [{"name": "fetch", "image": "x", "env": [{"name": "A"}]}],
+                                           "containers": [{"name": "worker", "image": "y", "args": ["import"] * 50}]}}},
+            "status": {"active": 1, "startTime": "2026-12-02T10:00:01Z"}}
+    seen = Seen()
+    seen.put_job("team", "import-a", body)
+    held = seen.get("Job", "team", "import-a")
+    assert "managedFields" not in held["metadata"] and held["metadata"]["ownerReferences"] == [{"uid": "o1"}]
+    assert held["spec"] == {"template": {"spec": {"initContainers": [{"name": "fetch"}]}}}
+    assert held["status"] == body["status"] and held["metadata"]["creationTimestamp"] == "2026-12-02T10:00:00Z"
+    plain = {**body, "spec": {"template": {"spec": {"containers": [{"name": "worker"}]}}}}
+    seen.put_job("team", "import-b", plain)
+    assert "spec" not in seen.get("Job", "team", "import-b")
