@@ -60,7 +60,10 @@ IMPORTED = {
 }
 
 CHILD = r"""
-import asyncio, json, resource, sys, tempfile, threading
+import asyncio, json, os, resource, sys, tempfile, threading
+if os.environ.get("BENCH_TRACEMALLOC"):
+    import tracemalloc
+    tracemalloc.start(8)
 from pathlib import Path
 import kopf
 from kubernetes import client
@@ -143,6 +146,10 @@ if mode == "modelyard":
 else:
     asyncio.run(kopf.operator(registry=registry, settings=settings, standalone=True, namespaces=[sys.argv[3]],
                               stop_flag=stop, ready_flag=ready))
+if os.environ.get("BENCH_TRACEMALLOC"):
+    # where the operator's memory is, by allocating line: to the operator's log (stderr)
+    for stat in tracemalloc.take_snapshot().statistics("traceback")[:12]:
+        print(f"{stat.size / 2**20:.1f} MiB in {stat.count} blocks", *stat.traceback.format()[-6:], sep="\n  ", file=sys.stderr)
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"rss_mib": usage.ru_maxrss / 1024, "cpu_s": usage.ru_utime + usage.ru_stime, "requests": requests}), flush=True)
 """
@@ -327,6 +334,9 @@ def run_cluster(mode: str, count: int) -> dict:
         if kubelet is not None:
             kubelet.stop()
         cp.stop()
+        kept = state / "logs" / f"operator-{mode}.log"
+        if kept.exists():  # the state folder goes; the operator's log stays for a look
+            shutil.copy(kept, Path(tempfile.gettempdir()) / f"modelyard-bench-operator-{mode}.log")
         shutil.rmtree(state, ignore_errors=True)
 
 
