@@ -78,13 +78,6 @@ def load_npz(data: bytes, signature: Signature, where: str) -> Batch:
     return batch
 
 
-def take(batch: Batch, count: int) -> Batch:
-    """The first `count` samples (cycling when there are fewer)."""
-    size = len(next(iter(batch.values())))
-    index = np.arange(count) % size
-    return {name: array[index] for name, array in batch.items()}
-
-
 def chunks(batch: Batch, size: int) -> Iterator[Batch]:
     """`batch` in pieces of at most `size` samples."""
     total = len(next(iter(batch.values())))

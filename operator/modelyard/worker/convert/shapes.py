@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from modelyard.api.common import Signature, TensorSpec
-from modelyard.worker.convert.inputs import SEED, Batch, random_array
+from modelyard.worker.convert.inputs import SEED, Batch, batch_dynamic, random_array
 
 SMALL = 8
 LARGE = 64
@@ -59,10 +59,6 @@ def dynamic_axes(tensor: TensorSpec) -> list[int]:
     return [axis for axis, size in enumerate(tensor.shape) if size == -1]
 
 
-def batch_axis_dynamic(signature: Signature) -> bool:
-    return bool(signature.inputs) and all(t.shape and t.shape[0] == -1 for t in signature.inputs)
-
-
 def clamp(size: int, bound: tuple[int, int | None] | None) -> int:
     if bound is None:
         return size
@@ -74,7 +70,7 @@ def cases(signature: Signature, samples: int, bounds: Bounds | None = None, give
     """The small and the large case (one case when no axis is dynamic). With `given` data its
     sizes on the non-batch dynamic axes decide, as the module says."""
     bounds = bounds or {}
-    batched = batch_axis_dynamic(signature)
+    batched = batch_dynamic(signature)
     found: list[Case] = []
     for label, rows, other in (("small", 1, SMALL), ("large", max(min(samples, RUN), 2), LARGE)):
         shapes = {}
@@ -145,7 +141,7 @@ def example(signature: Signature, bounds: Bounds | None = None, batch: int = 2) 
     """The shapes an export traces at: `batch` on a dynamic batch axis (torch.export fixes a
     size-1 axis), SMALL on other dynamic axes, within the source's bounds."""
     bounds = bounds or {}
-    batched = batch_axis_dynamic(signature)
+    batched = batch_dynamic(signature)
     return {
         t.name: tuple(
             size if size != -1 else clamp(batch if axis == 0 and batched else SMALL, bounds.get(t.name, {}).get(axis))

@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.api.common import Signature
 from modelyard.worker.convert.errors import ConversionError
-from modelyard.worker.convert.inputs import generate, load_npz, take
+from modelyard.worker.convert.inputs import generate, load_npz
 
 SIGNATURE = Signature.model_validate({"inputs": [
     {"name": "image", "shape": [-1, 3, 4, 4]},
@@ -35,7 +35,7 @@ def test_generated_inputs_follow_the_signature_and_are_reproducible():
 def test_npz_is_checked_against_the_signature():
     one = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, 2]}]})
     loaded = load_npz(_npz(x=np.ones((3, 2))), one, "cal.npz")
-    assert loaded["x"].dtype == np.float32 and len(take(loaded, 7)["x"]) == 7
+    assert loaded["x"].dtype == np.float32
     assert load_npz(_npz(anything=np.ones((3, 2))), one, "cal.npz")["x"].shape == (3, 2)
     with pytest.raises(ConversionError, match="x has samples of shape \\[3\\], the signature says \\[2\\]"):
         load_npz(_npz(x=np.ones((3, 3))), one, "cal.npz")
