@@ -66,34 +66,38 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
     path = find_model_file(folder, format)
     if not signature.inputs:
         raise ConversionError(INVALID_MODEL, f"{path.name}: the source's signature names no inputs; declare spec.signature")
-    module = None
+    module = program = None
     if format in TORCH_FORMATS:
         try:
-            module = load_module(path, format, template)
+            if format == "pytorch-exportedprogram":
+                import torch
+
+                # loaded once: its module runs, its graph says the inputs' bounds and tables
+                program = torch.export.load(str(path))
+                module = program.module()
+            else:
+                module = load_module(path, format, template)
         except ArchitectureMissing as error:
             raise ConversionError(INVALID_MODEL, str(error)) from None
         except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
-    source.bounds, source.vocabulary = _input_facts(path, format, signature)
+    source.bounds, source.vocabulary = _input_facts(path, format, signature, program)
     if not signature.outputs:
         source.signature = _with_outputs(source)
     return source
 
 
-def _input_facts(path: Path, format: str, signature: Signature) -> tuple[dict[str, Any], dict[str, int]]:
-    """(bounds, vocabulary) of the source's inputs, where its file says."""
+def _input_facts(path: Path, format: str, signature: Signature, program: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    """(bounds, vocabulary) of the source's inputs, where its file (or ExportedProgram) says."""
     from modelyard.worker.convert import vocabulary
 
     if format == "onnx":
         return {}, vocabulary.onnx_sizes(path)
-    if format != "pytorch-exportedprogram":
+    if program is None:
         return {}, {}
-    import torch
-
     from modelyard.worker.torchload import exported_bounds
 
-    program = torch.export.load(str(path))
     found = exported_bounds(program)
     if len(found) != len(signature.inputs):
         return {}, {}
