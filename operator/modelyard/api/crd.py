@@ -139,7 +139,7 @@ def crd(kind: type[Resource]) -> dict[str, Any]:
                 "shortNames": list(info.short_names),
                 "categories": ["modelyard"],
             },
-            "scope": "Namespaced",
+            "scope": "Cluster" if info.cluster_scoped else "Namespaced",
             "versions": [
                 {
                     "name": VERSION,

@@ -50,6 +50,8 @@ class KindInfo:
     plural: str
     short_names: tuple[str, ...]
     columns: tuple[PrinterColumn, ...] = field(default=())
+    cluster_scoped: bool = False
+    """Cluster-scoped (ClusterAlgorithm) rather than namespaced."""
 
     @property
     def singular(self) -> str:
@@ -76,4 +78,7 @@ class Resource(ApiModel):
 
     @property
     def namespace(self) -> str:
+        """The namespace; `default` when unset, and "" for a cluster-scoped kind."""
+        if self.info.cluster_scoped:
+            return ""
         return self.metadata.namespace or "default"

@@ -29,6 +29,14 @@ class ChildUpdate:
     """Apply only when the object has no `phase` yet (healing a half-finished step)."""
 
 
+@dataclass(frozen=True)
+class ChildPatch:
+    """A merge patch of a child Job's spec (a TrainingJob suspended or resumed)."""
+
+    name: str
+    body: dict[str, Any]
+
+
 @dataclass
 class Decision:
     """The outcome of one reconcile of one object."""
@@ -42,6 +50,8 @@ class Decision:
     """Look again after this many seconds (waiting on something outside our watch)."""
     updates: list[ChildUpdate] = field(default_factory=list)
     """Status changes of other objects."""
+    patches: list[ChildPatch] = field(default_factory=list)
+    """Changes to child Jobs."""
 
     @property
     def terminal(self) -> bool:
