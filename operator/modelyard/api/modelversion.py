@@ -110,6 +110,17 @@ class VersionSource(ApiModel):
     """Import from a path inside an OCI image."""
 
 
+class DatasetRef(ApiModel):
+    """A dataset a version was trained on, pinned by digest."""
+
+    name: Annotated[str, Field(max_length=63)]
+    """The training job's input name, e.g. `train`."""
+    uri: SourceUri
+    """Where it was read from."""
+    sha256: Sha256 | None = None
+    """Its digest when read."""
+
+
 class Lineage(ApiModel):
     """Where this version came from."""
 
@@ -125,6 +136,20 @@ class Lineage(ApiModel):
     """The training code, e.g. `https://git.example.com/team/repo@3f2c1e9`."""
     hyperparameters: StringMap | None = None
     """Training hyperparameters."""
+    algorithm: Annotated[str, Field(max_length=512)] | None = None
+    """The algorithm that trained it, e.g. `ClusterAlgorithm/tabular-mlp`."""
+    algorithm_digest: Annotated[str, Field(max_length=71)] | None = None
+    """`sha256:` of the algorithm's spec when it trained."""
+    datasets: Annotated[list[DatasetRef], Field(max_length=16)] = []
+    """Every training input with its digest."""
+    metrics: Annotated[dict[str, float], Field(max_length=32)] | None = None
+    """Final training metrics."""
+    training_template: ObjectName | None = None
+    """The TrainingTemplate the job started from."""
+    based_on: ObjectName | None = None
+    """The TrainingJob the training job followed (the previous training version)."""
+    training_version: Annotated[int, Field(ge=1)] | None = None
+    """Position in the chain of training versions."""
 
 
 class ModelVersionSpec(ApiModel):

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from modelyard.api.algorithm import SCALAR_RULE, CatalogStatus, ParameterName, Scalar
+from modelyard.api.algorithm import SCALAR_RULE, CatalogStatus, ParameterName
 from modelyard.api.base import ApiModel
 from modelyard.api.common import (
     API_VERSION,

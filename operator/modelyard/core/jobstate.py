@@ -22,6 +22,12 @@ class JobObservation:
     message: str = ""
     start_time: str | None = None
     completion_time: str | None = None
+    exit_code: int | None = None
+    """The worker container's exit code, once it terminated."""
+    exit_reason: str | None = None
+    """The kubelet's reason for that termination (`OOMKilled`, `Error`, `Completed`)."""
+    progress: dict[str, Any] | None = None
+    """Training progress read from the running worker (step, total, percent, etaSeconds)."""
 
 
 def _termination(pods: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
@@ -44,6 +50,17 @@ def _termination(pods: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str
                 return parsed, text
             return None, text or f"worker exited with code {terminated.get('exitCode')} ({terminated.get('reason', '')})"
     return None, ""
+
+
+def _exit(pods: list[dict[str, Any]]) -> tuple[int | None, str | None]:
+    """(exit code, reason) of the newest terminated worker container."""
+    newest = sorted(pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+    for pod in reversed(newest):
+        for status in pod.get("status", {}).get("containerStatuses") or []:
+            terminated = (status.get("state") or {}).get("terminated")
+            if status.get("name") == WORKER_CONTAINER and terminated:
+                return terminated.get("exitCode"), terminated.get("reason")
+    return None, None
 
 
 def _init_failure(pods: list[dict[str, Any]]) -> str:
@@ -121,11 +138,15 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]],
     if "Failed" in conditions:
         failed = conditions["Failed"]
         end = end or failed.get("lastTransitionTime")
+        code, why = _exit(pods)
         if result is not None:
-            return JobObservation("Failed", result, result.get("reason", "WorkerFailed"), result.get("message", ""), start, end)
+            return JobObservation("Failed", result, result.get("reason", "WorkerFailed"), result.get("message", ""), start, end,
+                                  code, why)
         reason = failed.get("reason") or "JobFailed"
         detail = _init_failure(pods) or text or failed.get("message") or "the Job failed"
-        return JobObservation("Failed", None, reason, detail, start, end)
+        if why == "OOMKilled":
+            detail = f"the worker ran out of memory (OOMKilled, exit code {code}); raise spec.resources.limits.memory. {detail}"
+        return JobObservation("Failed", None, reason, detail, start, end, code, why)
     if "SuccessCriteriaMet" in conditions or "FailureTarget" in conditions:
         return JobObservation("Running", None, "Finishing", "the worker finished; the Job is finishing", start)
     init_problem = _init_failure(pods)

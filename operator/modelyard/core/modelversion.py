@@ -21,14 +21,24 @@ from modelyard.workloads.profiles import HardwareProfile
 CONVERTED_BY = "modelyard.dev/converted-by"
 """Annotation on versions created by a ConversionJob: their status comes from that job."""
 
+TRAINED_BY = "modelyard.dev/trained-by"
+"""Annotation on versions registered by a TrainingJob: their status comes from that job."""
+PRODUCERS = {CONVERTED_BY: "ConversionJob", TRAINED_BY: "TrainingJob"}
+
 WAIT_SECONDS = 15.0
+
+
+def producer(version: ModelVersion) -> tuple[str, str] | None:
+    """(kind, name) of the job that created `version` and writes its status, if one did."""
+    annotations = version.metadata.annotations or {}
+    return next(((kind, annotations[key]) for key, kind in PRODUCERS.items() if key in annotations), None)
 
 
 def settled(version: ModelVersion) -> bool:
     """Whether the decision for `version` no longer depends on any Job: it is Ready or Failed
-    (its spec is immutable), or a ConversionJob writes its status."""
+    (its spec is immutable), or the ConversionJob or TrainingJob that created it writes its status."""
     phase = version.status.phase if version.status else None
-    return phase in ("Ready", "Failed") or CONVERTED_BY in (version.metadata.annotations or {})
+    return phase in ("Ready", "Failed") or producer(version) is not None
 
 
 def decide_model_version(
@@ -45,8 +55,8 @@ def decide_model_version(
     phase = version.status.phase if version.status else None
     if phase in ("Ready", "Failed"):
         return Decision(status=status.body)  # terminal: the spec is immutable
-    if CONVERTED_BY in (version.metadata.annotations or {}):
-        # Its status is written by the ConversionJob that created it (never guessed here:
+    if producer(version) is not None:
+        # Its status is written by the job that created it (never guessed here:
         # a status written from a stale read would overwrite the artifact).
         return Decision(status=status.body, requeue_after=WAIT_SECONDS)
     if model is None:

@@ -56,6 +56,8 @@ def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: A
             return False
     for update in decision.updates:
         apply_update(kube, obj.namespace, update)
+    for patch in decision.patches:
+        kube.patch_job(obj.namespace, patch.name, patch.body)
     if decision.status != previous:
         try:
             kube.patch_status(obj.kind, obj.namespace, obj.name, decision.status, previous)

@@ -66,8 +66,12 @@ class Kube:
 
     def get(self, kind: str, namespace: str, name: str) -> Resource | None:
         """A Modelyard object, or None when it does not exist or no longer parses."""
+        info = KINDS[kind].info
         try:
-            body = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, KINDS[kind].info.plural, name)
+            if info.cluster_scoped:
+                body = self.custom.get_cluster_custom_object(GROUP, VERSION, info.plural, name)
+            else:
+                body = self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, info.plural, name)
         except ApiException as error:
             if _missing(error):
                 return None
@@ -95,6 +99,14 @@ class Kube:
             if _missing(error):
                 return None
             raise
+
+    def patch_job(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        """A merge patch of a worker Job (suspend and resume)."""
+        try:
+            _discard(self.batch.patch_namespaced_job(name, namespace, body, _preload_content=False))
+        except ApiException as error:
+            if not _missing(error):
+                raise
 
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         """Pods of a Job (filtered here too: some API servers ignore label selectors)."""

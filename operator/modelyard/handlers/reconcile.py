@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -13,6 +13,7 @@ from modelyard.api.conversionjob import ConversionJob
 from modelyard.api.evaluationjob import EvaluationJob
 from modelyard.api.model import Model
 from modelyard.api.modelversion import ModelVersion
+from modelyard.api.trainingjob import TrainingJob
 from modelyard.config import Settings
 from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
@@ -20,8 +21,9 @@ from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teard
 from modelyard.core.evaluation import decide_evaluation
 from modelyard.core.jobstate import JobObservation, job_finished, observe_job, start_problem, waiting_for_worker
 from modelyard.core.model import model_status
-from modelyard.core.modelversion import CONVERTED_BY, decide_model_version, settled
+from modelyard.core.modelversion import decide_model_version, producer, settled
 from modelyard.core.training import observe_training_job
+from modelyard.core.trainingjob import Related, decide_training
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status
 from modelyard.handlers.cache import Seen
@@ -252,12 +254,12 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
         cleanup = _observe(ctx, ns, cleanup_job_name(version), confirm=True)
         return _teardown(ctx, version, teardown_version(version, model, cleanup, ctx.profiles, ctx.settings))
     ensure_finalizer(ctx, version)
-    converter = (version.metadata.annotations or {}).get(CONVERTED_BY)
-    if converter and not (version.status and version.status.phase):
-        # Created by a ConversionJob that has not recorded its status yet: let it do so.
-        job = read(ctx, "ConversionJob", ns, converter)
+    made_by = producer(version)
+    if made_by and not (version.status and version.status.phase):
+        # Created by a job that has not recorded its status yet: let it do so.
+        job = read(ctx, made_by[0], ns, made_by[1])
         if job is not None:
-            reconcile_conversion(ctx, job)
+            RECONCILERS[made_by[0]](ctx, job)
     model = _model(ctx, ns, version.spec.model_ref.name)
     observed, training = JobObservation("Missing"), None
     if not settled(version):
@@ -301,6 +303,39 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     return _apply(ctx, job, decision)
 
 
+def _training_related(ctx: Context, job: TrainingJob, fresh: bool) -> Related:
+    ns = job.namespace
+    template = read(ctx, "TrainingTemplate", ns, job.spec.template_ref.name, fresh) if job.spec.template_ref else None
+    ref = job.spec.algorithm_ref or (template.spec.algorithm_ref if template is not None else None)
+    algorithm = None
+    if ref is not None:
+        algorithm = read(ctx, ref.kind, "" if ref.kind == "ClusterAlgorithm" else ns, ref.name, fresh)
+    base = read(ctx, "TrainingJob", ns, job.spec.based_on.name, fresh) if job.spec.based_on else None
+    output = job.spec.output or (template.spec.output if template is not None else None)
+    model = _model(ctx, ns, output.model_ref.name) if output else None
+    versions: tuple[str, ...] = ()
+    if model is not None and not (job.status and job.status.job_name):
+        # Read before the Job is created only: the version it registers is then fixed.
+        versions = tuple(v.spec.version for v in ctx.kube.list("ModelVersion", ns) if v.spec.model_ref.name == model.name)
+    return Related(template=template, algorithm=algorithm, base=base, model=model, versions=versions)
+
+
+@serialized
+def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> Decision:
+    ns = job.namespace
+    related = _training_related(ctx, job, fresh)
+    name = job_name("train", job.name)
+    child = _job(ctx, ns, name, confirm=False, fresh=fresh)
+    if child is not None:
+        related = replace(related, job_suspended=bool((child.get("spec") or {}).get("suspend")))
+    observed = _observe(ctx, ns, name, fresh=fresh, owner=job)
+    decision = decide_training(job, related, observed, ctx.profiles, ctx.settings, ctx.clock())
+    current = _current(ctx, job, decision, fresh)
+    if current is not None:
+        return reconcile_training(ctx, current, fresh=True)
+    return _apply(ctx, job, decision)
+
+
 def reconcile_model(ctx: Context, model: Model) -> Decision:
     return reconcile_model_with(ctx, model, ctx.kube.list("ModelVersion", model.namespace))
 
@@ -317,6 +352,7 @@ def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion
 TERMINAL = C.TERMINAL_PHASES
 RECONCILERS: dict[str, Callable[..., Decision]] = {
     "Model": reconcile_model,
+    "TrainingJob": reconcile_training,
     "ModelVersion": reconcile_model_version,
     "ConversionJob": reconcile_conversion,
     "EvaluationJob": reconcile_evaluation,

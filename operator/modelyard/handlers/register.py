@@ -26,6 +26,7 @@ from modelyard.handlers.reconcile import (
     reconcile_evaluation,
     reconcile_model,
     reconcile_model_version,
+    reconcile_training,
     read,
 )
 
@@ -82,7 +83,12 @@ def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
 def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
     """Register the handlers of all kinds on `registry`."""
     for kind in KINDS:
-        _register_kind(registry, ctx, kind)
+        if kind in RECONCILERS:
+            _register_kind(registry, ctx, kind)
+        elif not KINDS[kind].info.cluster_scoped:
+            _register_catalog(registry, ctx, kind)
+    # ClusterAlgorithms are not watched: a TrainingJob reads its algorithm when it decides
+    # (a namespaced operator has no cluster-wide watch, and there are few of them).
     ctx.seen.watching_jobs = True
 
     def is_worker_job(body: Any, **_: Any) -> bool:
@@ -105,6 +111,27 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
         for owner in meta.get("ownerReferences") or []:
             if owner.get("kind") in RECONCILERS:
                 reconcile(ctx, owner["kind"], meta["namespace"], owner["name"])
+
+
+def _waiting_trainings(ctx: Context, namespace: str) -> None:
+    for job in ctx.seen.of_kind("TrainingJob", namespace):
+        if job.status is None or job.status.phase in (None, "Pending"):
+            reconcile_training(ctx, job)
+
+
+def _register_catalog(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> None:
+    """Algorithms and TrainingTemplates: nothing runs for them; jobs waiting for one look again."""
+    plural = KINDS[kind].info.plural
+
+    @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-event")
+    def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
+        meta = body["metadata"]
+        if event.get("type") == "DELETED":
+            ctx.seen.drop(kind, meta["namespace"], meta["name"])
+            return
+        obj = _parse(ctx, kind, body)
+        ctx.seen.put(kind, obj.namespace, obj.name, obj)
+        _waiting_trainings(ctx, obj.namespace)
 
 
 def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> None:
@@ -133,6 +160,10 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
             _model_changed(ctx, obj, event.get("type"))
             return
         decision = RECONCILERS[kind](ctx, obj)
+        if kind == "TrainingJob" and decision.terminal:
+            for follower in ctx.seen.of_kind("TrainingJob", obj.namespace):
+                if follower.spec.based_on and follower.spec.based_on.name == obj.name and (follower.status is None or follower.status.phase in (None, "Pending")):
+                    reconcile_training(ctx, follower)
         if kind == "ModelVersion":
             ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
             key = (obj.namespace, obj.name, obj.metadata.uid)

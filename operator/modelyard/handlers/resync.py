@@ -14,7 +14,7 @@ from modelyard.handlers.reconcile import Context, read, reconcile_model_with
 from modelyard.handlers.reconcile import RECONCILERS, TERMINAL
 
 log = logging.getLogger("modelyard.resync")
-WAITING_KINDS = ("ModelVersion", "ConversionJob", "EvaluationJob")
+WAITING_KINDS = ("TrainingJob", "ModelVersion", "ConversionJob", "EvaluationJob")
 
 
 def resync_once(ctx: Context, namespace: str) -> int:

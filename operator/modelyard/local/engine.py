@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelyard.algorithms import presets
 from modelyard.api import KINDS
 from modelyard.api.validation import ManifestError, parse_manifest, parse_object
 from modelyard.config import Settings
@@ -22,6 +23,7 @@ from modelyard.local.state import JOB, LocalCluster, now_iso
 from modelyard.manifests import Document
 from modelyard.workloads.profiles import load_profiles
 
+PRESET = "modelyard.dev/preset"
 MAX_ROUNDS = 200
 """A bound on rounds: each one either runs a Job or changes a status; far more than any real
 set of manifests needs, so reaching it means a decision loop, reported as an error."""
@@ -87,6 +89,16 @@ class LocalMode:
         self._noted: set[str] = set()
         self.ctx = Context(kube=self.cluster, settings=settings, profiles=load_profiles(settings.profiles_file),
                            post=self._post)  # type: ignore[arg-type]
+        self._seed_presets()
+
+    def _seed_presets(self) -> None:
+        """The preset ClusterAlgorithms, as the chart installs them; a user's own object of the
+        same name (not marked as a preset) is left alone, a preset of an older release updated."""
+        for preset in presets():
+            stored = self.cluster.read(preset.kind, "", preset.name)
+            if stored is None or (stored["metadata"].get("annotations") or {}).get(PRESET) == "true":
+                preset.metadata.annotations = {**(preset.metadata.annotations or {}), PRESET: "true"}
+                self.cluster.apply(preset)
 
     def _post(self, obj: Any, event: Event) -> None:
         self.cluster.post_event(obj, event.type, event.reason, event.message)
@@ -127,7 +139,7 @@ class LocalMode:
         return self._versions() != before
 
     def _versions(self) -> dict[str, str]:
-        return {f"{kind}/{b['metadata']['namespace']}/{b['metadata']['name']}": b["metadata"].get("resourceVersion", "")
+        return {f"{kind}/{b['metadata'].get('namespace', '')}/{b['metadata']['name']}": b["metadata"].get("resourceVersion", "")
                 for kind in (*KINDS, JOB) for b in self.cluster.bodies(kind)}
 
     def _run_jobs(self) -> bool:
@@ -171,6 +183,8 @@ class LocalMode:
     def outcomes(self) -> list[Outcome]:
         found = []
         for kind in KINDS:
+            if kind not in RECONCILERS:
+                continue  # catalogue objects (algorithms, templates): nothing runs for them
             for body in self.cluster.bodies(kind):
                 status = body.get("status") or {}
                 try:

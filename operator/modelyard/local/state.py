@@ -19,6 +19,8 @@ from modelyard.api.resource import Resource
 from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
 JOB = "Job"
+CLUSTER = "_cluster"
+"""The folder of cluster-scoped objects (ClusterAlgorithm)."""
 EVENTS = "events.jsonl"
 
 
@@ -36,7 +38,7 @@ class LocalCluster:
     # storage -------------------------------------------------------------------------------------
 
     def _path(self, kind: str, namespace: str, name: str) -> Path:
-        return self.root / kind / namespace / f"{name}.json"
+        return self.root / kind / (namespace or CLUSTER) / f"{name}.json"
 
     def read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The raw stored body, or None."""
@@ -46,7 +48,7 @@ class LocalCluster:
     def write(self, body: dict[str, Any]) -> None:
         """Store `body` atomically (a crash never leaves half an object)."""
         meta = body["metadata"]
-        path = self._path(body["kind"], meta["namespace"], meta["name"])
+        path = self._path(body["kind"], meta.get("namespace") or "", meta["name"])
         path.parent.mkdir(parents=True, exist_ok=True)
         meta["resourceVersion"] = str(int(meta.get("resourceVersion") or 0) + 1)
         temp = path.with_suffix(".tmp")
@@ -101,6 +103,12 @@ class LocalCluster:
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.read(JOB, namespace, name)
+
+    def patch_job(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        job = self.read(JOB, namespace, name)
+        if job is not None:
+            job["spec"] = {**job["spec"], **body.get("spec", {})}
+            self.write(job)
 
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         job = self.read(JOB, namespace, job_name)
@@ -169,7 +177,8 @@ class LocalCluster:
         'unchanged'. Status and server-set metadata are kept."""
         body = resource.to_dict()
         body["apiVersion"] = API_VERSION
-        body["metadata"]["namespace"] = resource.namespace
+        if resource.namespace:
+            body["metadata"]["namespace"] = resource.namespace
         body.pop("status", None)
         stored = self.read(resource.kind, resource.namespace, resource.name)
         if stored is None:
@@ -189,8 +198,8 @@ class LocalCluster:
         return "configured"
 
     def pending_jobs(self) -> list[dict[str, Any]]:
-        """Jobs created and not yet run."""
-        return [job for job in self.bodies(JOB) if not job.get("status")]
+        """Jobs created and not yet run (a suspended one waits until it is resumed)."""
+        return [job for job in self.bodies(JOB) if not job.get("status") and not job["spec"].get("suspend")]
 
     def finish_job(self, namespace: str, name: str, status: dict[str, Any], pod: dict[str, Any]) -> None:
         job = self.read(JOB, namespace, name)

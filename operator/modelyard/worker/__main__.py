@@ -123,6 +123,22 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         return run_evaluate(job)
 
 
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.train.run import TrainJob, run_train
+
+    obj = parse_object(_object(args))
+    plan = json.loads(Path(args.plan).read_text()) if args.plan else json.loads(os.environ.get("MODELYARD_TRAINING_PLAN") or "null")
+    if not plan:
+        raise SystemExit("modelyard.worker train: give --plan FILE or set MODELYARD_TRAINING_PLAN")
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        job = TrainJob(namespace=obj.namespace, name=obj.name, plan=plan, store=open_store(args.store),
+                       workdir=Path(workdir), hardware=plan.get("hardware", "cpu"),
+                       template_dir=Path(args.template_dir) if args.template_dir else None)
+        return run_train(job)
+
+
 def _stage_logger() -> Any:
     def progress(stage: str) -> None:
         log.info("%s", stage)
@@ -130,7 +146,7 @@ def _stage_logger() -> Any:
     return progress
 
 
-COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete}
+COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete, "train": _train}
 
 
 def failure(kind: str, reason: str, message: str) -> dict[str, Any]:
@@ -175,6 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-version", help="convert: the source ModelVersion (else $MODELYARD_SOURCE_VERSION)")
     parser.add_argument("--model-version", help="evaluate: the ModelVersion (else $MODELYARD_MODEL_VERSION)")
     parser.add_argument("--baseline-version", help="evaluate: the baseline ModelVersion (else $MODELYARD_BASELINE_VERSION)")
+    parser.add_argument("--plan", help="train: the training plan as JSON (else $MODELYARD_TRAINING_PLAN)")
     parser.add_argument("--store", default=os.environ.get("MODELYARD_STORE_URI"), help="store URI")
     parser.add_argument("--workdir", default=os.environ.get("MODELYARD_WORKDIR"), help="scratch folder")
     parser.add_argument("--image-root", default=os.environ.get("MODELYARD_IMAGE_ROOT", MOUNT))

@@ -19,6 +19,7 @@ from modelyard.api.evaluationjob import EvaluationJob
 from modelyard.api.model import Model
 from modelyard.api.modelversion import ModelVersion
 from modelyard.api.resource import Resource
+from modelyard.api.trainingjob import TrainingFields, TrainingJob
 from modelyard.config import Settings
 from modelyard.workloads.image_source import MOUNT as IMAGE_MOUNT
 from modelyard.workloads.image_source import image_copy_container, image_source_volume
@@ -312,3 +313,44 @@ def build_evaluation_job(
         related=related,
         resources=job.spec.resources.to_dict() if job.spec.resources else None,
     )
+
+
+TRAINING_DEADLINE_GRACE_SECONDS = 900
+"""The Job's own deadline is the training's plus this: the worker stops training at
+`maxRuntimeSeconds` itself (and says so), then still fetches nothing and stores the model."""
+
+
+def build_training_job(
+    job: TrainingJob,
+    plan: dict[str, Any],
+    fields: TrainingFields,
+    model: Model,
+    profiles: dict[str, HardwareProfile],
+    settings: Settings,
+) -> dict[str, Any]:
+    """The Job that trains on the resource pool's nodes: the worker wraps the algorithm's
+    command (inputs checked first, metrics followed, the model imported as a version)."""
+    hardware = fields.hardware or "cpu"
+    profile = profiles[hardware]
+    images = dict(plan.get("images") or {})
+    image = fields.code.image if fields.code else images.get(hardware)
+    if image:
+        profile = profile.model_copy(update={"image": image})
+    manifest = build_worker_job(
+        command="train",
+        owner=job,
+        store=store_for(model, settings),
+        hardware=hardware,
+        profile=profile,
+        settings=settings,
+        resources=fields.resources.to_dict() if fields.resources else None,
+    )
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["env"].insert(1, {"name": "MODELYARD_TRAINING_PLAN", "value": json.dumps(plan, separators=(",", ":"), sort_keys=True)})
+    spec = manifest["spec"]
+    if fields.max_runtime_seconds:
+        spec["activeDeadlineSeconds"] = fields.max_runtime_seconds + TRAINING_DEADLINE_GRACE_SECONDS
+    # Suspending deletes the pods and resuming creates new ones (the Job controller's own
+    # suspend); a resumed worker starts from the checkpoints it stored.
+    spec["suspend"] = job.spec.suspend
+    return manifest

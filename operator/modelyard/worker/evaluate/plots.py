@@ -11,7 +11,7 @@ import numpy as np
 MAX_TICKS = 40
 
 
-def _figure(width: float, height: float) -> Any:
+def new_figure(width: float, height: float) -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -20,7 +20,7 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=100)
 
 
-def _png(figure: Any) -> bytes:
+def to_png(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png")
@@ -29,7 +29,7 @@ def _png(figure: Any) -> bytes:
 
 def confusion_matrix_png(confusion: list[list[int]], names: list[str]) -> bytes:
     matrix = np.asarray(confusion)
-    figure = _figure(7, 6)
+    figure = new_figure(7, 6)
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues", interpolation="nearest")
     figure.colorbar(image, ax=axes)
@@ -44,11 +44,11 @@ def confusion_matrix_png(confusion: list[list[int]], names: list[str]) -> bytes:
                 if count:
                     axes.text(j, i, str(count), ha="center", va="center", fontsize=7,
                               color="white" if count > matrix.max() / 2 else "black")
-    return _png(figure)
+    return to_png(figure)
 
 
 def latency_histogram_png(per_batch_ms: np.ndarray, percentiles: dict[str, float]) -> bytes:
-    figure = _figure(7, 4)
+    figure = new_figure(7, 4)
     axes = figure.add_subplot()
     axes.hist(per_batch_ms, bins=min(50, max(5, len(per_batch_ms) // 2)), color="#4878a8")
     for key, style in (("latencyP50Ms", "-"), ("latencyP95Ms", "--"), ("latencyP99Ms", ":")):
@@ -58,13 +58,13 @@ def latency_histogram_png(per_batch_ms: np.ndarray, percentiles: dict[str, float
     axes.set_ylabel("batches")
     axes.set_title("Latency")
     axes.legend()
-    return _png(figure)
+    return to_png(figure)
 
 
 def per_class_png(per_class: list[dict[str, Any]]) -> bytes:
     names = [row["name"] for row in per_class]
     x = np.arange(len(names))
-    figure = _figure(max(7, min(20, len(names) * 0.4)), 4)
+    figure = new_figure(max(7, min(20, len(names) * 0.4)), 4)
     axes = figure.add_subplot()
     for offset, key in ((-0.27, "precision"), (0.0, "recall"), (0.27, "f1")):
         axes.bar(x + offset, [row[key] for row in per_class], width=0.27, label=key)
@@ -74,4 +74,4 @@ def per_class_png(per_class: list[dict[str, Any]]) -> bytes:
     axes.set_ylabel("score")
     axes.set_title("Per class")
     axes.legend(loc="lower right")
-    return _png(figure)
+    return to_png(figure)

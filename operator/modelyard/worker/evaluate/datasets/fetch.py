@@ -33,7 +33,7 @@ def fetch_dataset(spec: DatasetSpec, workdir: Path, s3: S3Settings | None = None
                                       "sha256; package it as .tar.gz or .zip, or drop dataset.sha256")
             return path
         if spec.sha256:
-            _check(spec, _hash_file(path))
+            _check(spec, hash_file(path))
         return path
     target = workdir / "dataset" / basename(spec.uri)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +46,7 @@ def fetch_dataset(spec: DatasetSpec, workdir: Path, s3: S3Settings | None = None
     return target
 
 
-def _hash_file(path: Path) -> str:
+def hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         while chunk := stream.read(CHUNK):

@@ -1,0 +1,1 @@
+"""The preset algorithms the chart installs as ClusterAlgorithms (catalogue: modelyard/algorithms/)."""

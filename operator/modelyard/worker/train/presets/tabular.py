@@ -1,0 +1,152 @@
+"""Preset `tabular-mlp`: a multilayer perceptron for tabular classification.
+
+Reads `train` (csv with a label column, or npz with arrays `x` and `y`) and, when given,
+`validation` (else `validationSplit` of train is held out, stratified by a seeded shuffle).
+Writes one metrics line per epoch (loss, valLoss, valAccuracy), a checkpoint per epoch (resumed
+after a suspension), and the weights as safetensors loaded by the `tabular-mlp` template.
+
+    python -m modelyard.worker.train.presets.tabular      # with $MODELYARD_TRAIN_CONFIG set
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from modelyard.worker.train.sdk import BAD_INPUT_EXIT, CHECKPOINT, Metrics, TrainConfig, load_config, write_model_json
+
+
+class DataError(Exception):
+    """A dataset this algorithm cannot read; the message says which and why."""
+
+
+def _labels(raw: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Class indices; string labels map to sorted order (as evaluation's csv reader does)."""
+    values = np.asarray(raw)
+    try:
+        numeric = values.astype(np.float64)
+    except ValueError:
+        names = sorted(set(values.tolist()))
+        return np.array([names.index(v) for v in values.tolist()], dtype=np.int64), names
+    if not np.all(numeric == np.round(numeric)) or numeric.min() < 0:
+        raise DataError("labels must be class indices 0..N-1 or class names")
+    ints = numeric.astype(np.int64)
+    return ints, [str(i) for i in range(int(ints.max()) + 1)]
+
+
+def read_table(path: Path, fmt: str, label_column: str, where: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if fmt == "npz":
+        with np.load(path, allow_pickle=False) as arrays:
+            if "x" not in arrays or "y" not in arrays:
+                raise DataError(f"{where}: an npz needs arrays x and y; it has {', '.join(arrays.files)}")
+            x, y = arrays["x"], arrays["y"]
+        if x.ndim != 2:
+            raise DataError(f"{where}: x must be 2-D [samples, features], got shape {list(x.shape)}")
+        labels, names = _labels(y)
+        return x.astype(np.float32), labels, names
+    with path.open(newline="") as stream:
+        rows = list(csv.reader(stream))
+    if len(rows) < 2:
+        raise DataError(f"{where}: a csv needs a header row and at least one sample")
+    header, body = rows[0], rows[1:]
+    if label_column not in header:
+        raise DataError(f"{where}: no column {label_column!r} (labelColumn); columns: {', '.join(header)}")
+    index = header.index(label_column)
+    try:
+        x = np.array([[float(v) for i, v in enumerate(r) if i != index] for r in body], dtype=np.float32)
+    except ValueError as error:
+        raise DataError(f"{where}: feature columns must be numbers ({error})") from None
+    labels, names = _labels([r[index] for r in body])
+    return x, labels, names
+
+
+def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, ...]:
+    order = np.random.default_rng(seed).permutation(len(x))
+    held = max(1, int(round(len(x) * fraction)))
+    if held >= len(x):
+        raise DataError(f"validationSplit {fraction} leaves no training samples out of {len(x)}")
+    return x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    import torch
+    from safetensors.torch import save_file
+    from torch import nn
+
+    from modelyard.templates.architectures import ARCHITECTURES
+
+    hp = config.hyperparameters
+    seed = int(hp["seed"])
+    label = str(hp["labelColumn"])
+    x, y, names = read_table(config.input("train"), config.inputs["train"]["format"], label, "input train")
+    if config.has_input("validation"):
+        vx, vy, _ = read_table(config.input("validation"), config.inputs["validation"]["format"], label, "input validation")
+        if vx.shape[1] != x.shape[1]:
+            raise DataError(f"input validation has {vx.shape[1]} features, train has {x.shape[1]}")
+    else:
+        x, y, vx, vy = _split(x, y, float(hp["validationSplit"]), seed)
+    classes = max(len(names), int(max(y.max(), vy.max())) + 1)
+    torch.manual_seed(seed)
+    model = ARCHITECTURES["MLP"](num_features=x.shape[1], hidden=int(hp["hidden"]), num_classes=classes)
+    make = torch.optim.Adam if hp["optimizer"] == "adam" else torch.optim.SGD
+    optimiser = make(model.parameters(), lr=float(hp["learningRate"]), weight_decay=float(hp["weightDecay"]))
+    epochs, batch = int(hp["epochs"]), int(hp["batchSize"])
+    start = 0
+    checkpoint = config.resume_from
+    if checkpoint is not None and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=True)  # tensors and numbers only: never unpickles code
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        start = int(state["epoch"])
+        print(f"resuming from epoch {start} ({checkpoint.name})", file=sys.stderr)
+    features, labels = torch.from_numpy(x), torch.from_numpy(y)
+    val_features, val_labels = torch.from_numpy(vx), torch.from_numpy(vy)
+    generator = torch.Generator().manual_seed(seed)
+    metrics = Metrics(config, total=epochs)
+    try:
+        for epoch in range(start, epochs):
+            model.train()
+            order = torch.randperm(len(features), generator=generator)
+            total = 0.0
+            for begin in range(0, len(order), batch):
+                index = order[begin:begin + batch]
+                optimiser.zero_grad()
+                loss = nn.functional.cross_entropy(model(features[index]), labels[index])
+                loss.backward()
+                optimiser.step()
+                total += float(loss) * len(index)
+            model.eval()
+            with torch.no_grad():
+                logits = model(val_features)
+                val_loss = float(nn.functional.cross_entropy(logits, val_labels))
+                accuracy = float((logits.argmax(1) == val_labels).float().mean())
+            metrics.log(epoch + 1, loss=total / len(order), valLoss=val_loss, valAccuracy=accuracy)
+            config.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            temp = config.checkpoint_dir / f".{CHECKPOINT}"
+            torch.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch + 1}, temp)
+            temp.replace(config.checkpoint_dir / CHECKPOINT)
+    finally:
+        metrics.close()
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, config.output_dir / "model.safetensors")
+    write_model_json(config, "model.safetensors", "safetensors", "tabular-mlp",
+                     {"numFeatures": x.shape[1], "numClasses": classes, "hidden": int(hp["hidden"])})
+    return {"samples": len(x), "validationSamples": len(vx), "classes": classes}
+
+
+def main() -> int:
+    try:
+        summary = train(load_config())
+    except DataError as error:
+        print(f"modelyard: bad input data: {error}", file=sys.stderr)
+        return BAD_INPUT_EXIT
+    print(f"trained: {summary}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
