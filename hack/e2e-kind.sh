@@ -6,7 +6,7 @@
 #
 #   hack/e2e-kind.sh [MANIFEST_DIR]      (default: examples/quickstart)
 #
-# When MANIFEST_DIR has a train.py (the quickstart), it is run first; what it writes is uploaded
+# When MANIFEST_DIR has a prepare.py (the quickstart), it is run first; what it writes is uploaded
 # to MinIO and the manifests' file:///tmp/modelyard-quickstart/ URIs are pointed there.
 # Environment:
 #   KEEP_CLUSTER=1   keep the cluster afterwards (default: deleted, also on failure)
@@ -123,8 +123,8 @@ for _ in $(seq 1 30); do
 done
 cp -R "$MANIFESTS" "$WORK/manifests"
 SEED=(--endpoint http://127.0.0.1:19000)
-if [[ -f "$MANIFESTS/train.py" ]]; then
-  "$PYTHON" "$MANIFESTS/train.py" --out "$WORK/data"
+if [[ -f "$MANIFESTS/prepare.py" ]]; then
+  "$PYTHON" "$MANIFESTS/prepare.py" --out "$WORK/data"
   SEED+=(--folder "$WORK/data" --to "$STORE_DATA_URI")
   grep -rl --include='*.yaml' "$LOCAL_DATA_URI" "$WORK/manifests" | while read -r file; do
     sed -i "s#${LOCAL_DATA_URI}#${STORE_DATA_URI}#g" "$file"

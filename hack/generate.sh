@@ -9,5 +9,9 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 # The Helm chart carries identical copies (Helm installs charts/modelyard/crds/ before the release).
 rm -f charts/modelyard/crds/*.yaml
 cp crds/*.yaml charts/modelyard/crds/
+# The preset ClusterAlgorithms the chart installs (Helm reads files inside the chart only).
+mkdir -p charts/modelyard/algorithms
+rm -f charts/modelyard/algorithms/*.yaml
+cp operator/modelyard/algorithms/*.yaml charts/modelyard/algorithms/
 "$PYTHON" -m modelyard.api.reference > docs/api-reference.md
 echo "wrote docs/api-reference.md"

@@ -44,7 +44,7 @@ def test_the_quickstart_runs_to_completion(quickstart: tuple[Path, Path], capsys
     manifests, home = quickstart
     code, out, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
     assert code == 0, err
-    assert "all 12 objects succeeded" in out
+    assert "all 13 objects succeeded" in out
     versions = items(capsys, home, "modelversions")
     assert {n: v["status"]["phase"] for n, v in versions.items()} == {
         "digits-1-0-0": "Ready", "digits-onnx-cpu": "Ready", "digits-int8-arm": "Ready", "digits-fp16-gpu": "Ready"}
@@ -84,7 +84,7 @@ def test_reapplying_is_a_no_op(quickstart: tuple[Path, Path], capsys: pytest.Cap
 def test_a_changed_immutable_spec_is_rejected(quickstart: tuple[Path, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]):
     manifests, home = quickstart
-    body = yaml.safe_load((manifests / "02-version.yaml").read_text())
+    body = yaml.safe_load((manifests / "02-training.yaml").read_text())
     body["spec"]["version"] = "1.0.1"
     (tmp_path / "changed.yaml").write_text(yaml.safe_dump(body))
     code, _, err = run(capsys, "local", "apply", "-f", str(tmp_path / "changed.yaml"), "--home", str(home))
@@ -105,7 +105,7 @@ def test_deleting_a_version_of_a_retained_model_keeps_its_artifacts(quickstart: 
 
 
 def test_failures_are_reported_with_their_reasons(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-training.yaml"))
     dataset = (trained / "digits-test.npz").as_uri()
     extra = [
         {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelVersion", "metadata": {"name": "digits-missing"},
@@ -136,7 +136,7 @@ def test_failures_are_reported_with_their_reasons(trained: Path, tmp_path: Path,
 
 def test_deleting_a_model_with_retention_delete_removes_its_artifacts(trained: Path, tmp_path: Path,
                                                                       capsys: pytest.CaptureFixture[str]):
-    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-training.yaml"))
     model = yaml.safe_load((manifests / "01-model.yaml").read_text())
     model["spec"]["retention"] = "Delete"
     (manifests / "01-model.yaml").write_text(yaml.safe_dump(model))
@@ -161,7 +161,7 @@ def test_tensorrt_and_ascend_examples_fail_naming_the_missing_tool(trained: Path
                                                                     capsys: pytest.CaptureFixture[str]):
     """The examples as they are (only their source changed): where trtexec and atc are not
     installed, each conversion fails with the tool and the exact command it would have run."""
-    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-training.yaml"))
     examples = Path(__file__).resolve().parents[2] / "examples" / "convert"
     jobs = [_retargeted(examples / name, "digits-1-0-0") for name in ("tensorrt-gpu.yaml", "ascend-om.yaml")]
     (manifests / "03-accelerators.yaml").write_text(yaml.safe_dump_all(jobs))
@@ -183,7 +183,7 @@ def test_static_int8_openvino_and_csv_examples_run_locally(trained: Path, tmp_pa
 
     import numpy as np
 
-    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-version.yaml"))
+    manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml", "02-training.yaml"))
     examples = Path(__file__).resolve().parents[2] / "examples"
     static = _retargeted(examples / "convert" / "int8-static-arm.yaml", "digits-1-0-0")
     static["spec"]["target"]["quantization"]["calibrationUri"] = (trained / "digits-calibration.npz").as_uri()

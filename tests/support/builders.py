@@ -39,6 +39,46 @@ def evaluation_job(name: str = "classifier-eval", **spec: Any) -> dict[str, Any]
     return _obj("EvaluationJob", name, {**base, **spec})
 
 
+def algorithm(name: str = "tabular-mlp", kind: str = "ClusterAlgorithm", **spec: Any) -> dict[str, Any]:
+    base = {
+        "command": ["python", "-m", "modelyard.worker.train.presets.tabular"],
+        "inputs": [{"name": "train", "formats": ["csv", "npz"]},
+                   {"name": "validation", "formats": ["csv", "npz"], "required": False}],
+        "parameters": [
+            {"name": "epochs", "type": "int", "default": 10, "min": 1, "max": 1000},
+            {"name": "learningRate", "type": "float", "default": 0.01, "min": 0, "max": 1},
+            {"name": "optimizer", "type": "enum", "allowed": ["adam", "sgd"], "default": "adam"},
+            {"name": "shuffle", "type": "bool", "default": True},
+            {"name": "labelColumn", "type": "string", "default": "label"},
+        ],
+        "output": {"format": "safetensors", "template": "tabular-mlp"},
+        "metrics": [{"name": "loss"}, {"name": "valAccuracy", "goal": "maximize", "primary": True}],
+        "hardware": ["cpu", "gpu"],
+    }
+    return _obj(kind, name, {**base, **spec})
+
+
+def training_job(name: str = "digits-train", **spec: Any) -> dict[str, Any]:
+    base = {
+        "algorithmRef": {"name": "tabular-mlp"},
+        "inputs": [{"name": "train", "uri": "s3://datasets/digits.npz"}],
+        "hyperparameters": {"epochs": 20},
+        "output": {"modelRef": {"name": "classifier"}},
+    }
+    return _obj("TrainingJob", name, {**base, **spec})
+
+
+def training_template(name: str = "digits-template", **spec: Any) -> dict[str, Any]:
+    base = {
+        "algorithmRef": {"name": "tabular-mlp"},
+        "inputs": [{"name": "train", "uri": "s3://datasets/digits.npz"}],
+        "hyperparameters": {"epochs": 20, "learningRate": 0.05},
+        "hardware": "cpu",
+        "output": {"modelRef": {"name": "classifier"}},
+    }
+    return _obj("TrainingTemplate", name, {**base, **spec})
+
+
 def with_spec(obj: dict[str, Any], **spec: Any) -> dict[str, Any]:
     """A copy of `obj` with spec fields replaced."""
     changed = copy.deepcopy(obj)

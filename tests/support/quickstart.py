@@ -13,8 +13,8 @@ DEFAULT_OUT = "file:///tmp/modelyard-quickstart"
 
 
 def train(out: Path) -> Path:
-    """Run the quickstart's training script (the training job it plays) into `out`."""
-    subprocess.run([sys.executable, str(QUICKSTART / "train.py"), "--out", str(out)], check=True,
+    """Run the quickstart's data preparation into `out` (the TrainingJob trains from it)."""
+    subprocess.run([sys.executable, str(QUICKSTART / "prepare.py"), "--out", str(out)], check=True,
                    capture_output=True, text=True)
     return out
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import yaml
 
+from modelyard.api import KINDS
 from modelyard.cli import main
 from tests.support import builders
 
@@ -38,7 +39,7 @@ def test_validate_missing_file_is_an_error_not_a_trace(tmp_path: Path, capsys):
 
 def test_crds_write_then_check(tmp_path: Path, capsys):
     assert main(["crds", "--out", str(tmp_path)]) == 0
-    assert len(list(tmp_path.glob("*.yaml"))) == 4
+    assert len(list(tmp_path.glob("*.yaml"))) == len(KINDS)
     assert main(["crds", "--check", "--out", str(tmp_path)]) == 0
     victim = next(tmp_path.glob("*.yaml"))
     victim.write_text(victim.read_text() + "# edited by hand\n")

@@ -72,21 +72,27 @@ plus worker.namespaces in cluster-wide mode. */}}
 
 {{/* The RBAC rules of the operator inside the namespaces it watches. */}}
 {{- define "modelyard.namespacedRules" -}}
-# The four kinds: watch, reconcile, create converted versions, delete a Model's versions.
+# The reconciled kinds: watch, reconcile, create converted and trained versions, delete a
+# Model's versions.
 - apiGroups: [modelyard.dev]
-  resources: [models, modelversions, conversionjobs, evaluationjobs]
+  resources: [models, modelversions, conversionjobs, evaluationjobs, trainingjobs]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [modelyard.dev]
-  resources: [models/status, modelversions/status, conversionjobs/status, evaluationjobs/status]
+  resources: [models/status, modelversions/status, conversionjobs/status, evaluationjobs/status, trainingjobs/status]
   verbs: [get, patch]
 # Owner references with blockOwnerDeletion need update on the owner's finalizers.
 - apiGroups: [modelyard.dev]
-  resources: [models/finalizers, modelversions/finalizers, conversionjobs/finalizers, evaluationjobs/finalizers]
+  resources: [models/finalizers, modelversions/finalizers, conversionjobs/finalizers, evaluationjobs/finalizers, trainingjobs/finalizers]
   verbs: [update]
-# Worker Jobs: created and watched; garbage collection (owner references, TTL) deletes them.
+# What a TrainingJob reads: its algorithm and template (nothing is written to them).
+- apiGroups: [modelyard.dev]
+  resources: [algorithms, trainingtemplates]
+  verbs: [get, list, watch]
+# Worker Jobs: created and watched, a training Job suspended and resumed (patch); garbage
+# collection (owner references, TTL) deletes them.
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, watch, create]
+  verbs: [get, list, watch, create, patch]
 # Worker pods: termination messages and failure reasons.
 - apiGroups: [""]
   resources: [pods]

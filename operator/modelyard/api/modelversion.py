@@ -140,7 +140,7 @@ class Lineage(ApiModel):
     """The algorithm that trained it, e.g. `ClusterAlgorithm/tabular-mlp`."""
     algorithm_digest: Annotated[str, Field(max_length=71)] | None = None
     """`sha256:` of the algorithm's spec when it trained."""
-    datasets: Annotated[list[DatasetRef], Field(max_length=16)] = []
+    datasets: Annotated[list[DatasetRef], Field(max_length=16)] | None = None
     """Every training input with its digest."""
     metrics: Annotated[dict[str, float], Field(max_length=32)] | None = None
     """Final training metrics."""

@@ -93,6 +93,8 @@ class TrainingOutput(ApiModel):
     """The Model that gets the new version."""
     version: SemanticVersion | None = None
     """Version to register; the next minor version of the Model when unset."""
+    name: ObjectName | None = None
+    """Name of the ModelVersion to register; the TrainingJob's name when unset."""
 
 
 class TensorBoardSpec(ApiModel):
@@ -235,9 +237,13 @@ class ResolvedInput(ApiModel):
     model_config = {"strict": False}
 
     name: ShortText
+    """The input's name."""
     uri: Annotated[str, Field(max_length=2048)]
+    """Where it was read from."""
     sha256: ShortText | None = None
+    """Its sha256 as read (a local folder has none)."""
     format: ShortText | None = None
+    """The format it was read as."""
 
 
 class TrainingFailure(ApiModel):
@@ -283,7 +289,7 @@ class TrainingJobStatus(WorkStatus):
     output_version: ShortText | None = None
     """The version registered (or to be registered)."""
     model_version: NameText | None = None
-    """The ModelVersion registered on success."""
+    """The ModelVersion this job registers on success (named when the job starts)."""
     failure: TrainingFailure | None = None
     """Why the job failed."""
 

@@ -45,6 +45,8 @@ class Related:
     model: Model | None = None
     versions: tuple[str, ...] = ()
     """Versions the output Model has (another job's registered version is never overwritten)."""
+    version_names: tuple[str, ...] = ()
+    """Names of the ModelVersions in the namespace."""
     job_suspended: bool | None = None
     """The training Job's `spec.suspend`; None when there is no Job."""
 
@@ -129,7 +131,7 @@ def output_version_object(job: TrainingJob, model: Model, result: dict[str, Any]
         "modelRef": {"name": model.name},
         "version": status["outputVersion"],
         "format": result["format"],
-        "source": {"uri": result["artifact"]["uri"]},
+        "source": _source(result),
         "lineage": {k: v for k, v in lineage.items() if v not in (None, "", [], {})},
     }
     if result.get("signature"):
@@ -138,7 +140,7 @@ def output_version_object(job: TrainingJob, model: Model, result: dict[str, Any]
         "apiVersion": API_VERSION,
         "kind": "ModelVersion",
         "metadata": {
-            "name": job.name,
+            "name": status["modelVersion"],
             "namespace": job.namespace,
             "labels": {"modelyard.dev/model": model.name, "modelyard.dev/training-job": job.name},
             "annotations": {TRAINED_BY: job.name},
@@ -151,7 +153,17 @@ def output_version_object(job: TrainingJob, model: Model, result: dict[str, Any]
     }
 
 
-def output_ready_update(job: TrainingJob, result: dict[str, Any], now: datetime) -> ChildUpdate:
+def _source(result: dict[str, Any]) -> dict[str, Any]:
+    """The stored artifact; through its template when the model is weights for one."""
+    uri = result["artifact"]["uri"]
+    template = result.get("template")
+    if not template:
+        return {"uri": uri}
+    return {"template": {"name": template["name"], "uri": uri.rstrip("/") + "/" + template["file"],
+                         "parameters": template.get("parameters") or {}}}
+
+
+def output_ready_update(job: TrainingJob, result: dict[str, Any], now: datetime, name: str) -> ChildUpdate:
     artifact = result["artifact"]
     message = f"trained by {job.name}: {artifact.get('digest', '')}"
     status = {
@@ -162,7 +174,7 @@ def output_ready_update(job: TrainingJob, result: dict[str, Any], now: datetime)
     for key in ("signature", "inspection"):
         if result.get(key):
             status[key] = result[key]
-    return ChildUpdate(kind="ModelVersion", name=job.name, status=status,
+    return ChildUpdate(kind="ModelVersion", name=name, status=status,
                        conditions=set_condition([], C.READY, True, "Trained", message, now), only_if_missing=True)
 
 
@@ -196,7 +208,7 @@ def training_plan(job: TrainingJob, fields: TrainingFields, algorithm: Algorithm
         "inputs": inputs,
         "model": fields.output.model_ref.name,
         "version": version,
-        "versionName": job.name,
+        "versionName": fields.output.name or job.name,
         "maxRuntimeSeconds": fields.max_runtime_seconds,
         "tensorboard": bool(fields.tensorboard and fields.tensorboard.enabled),
         "hardware": fields.hardware or "cpu",
@@ -232,7 +244,7 @@ def decide_training(
     phase = job.status.phase if job.status else None
     if phase == "Succeeded" and observed.result and related.model is not None:
         # Heal a crash between registering the version and recording its status.
-        return Decision(status=status.body, updates=[output_ready_update(job, observed.result, now)])
+        return Decision(status=status.body, updates=[output_ready_update(job, observed.result, now, job.status.model_version or job.name)])
     if phase in ("Succeeded", "Failed"):
         return Decision(status=status.body)
     if job.spec.template_ref and related.template is None:
@@ -277,6 +289,10 @@ def decide_training(
         return _wait(status, "ModelNotFound", f"spec.output.modelRef: Model {fields.output.model_ref.name!r} does not exist (yet)")
     started = bool(job.status and job.status.job_name)
     version = (job.status.output_version if job.status else None) or fields.output.version or next_version(related.versions)
+    registered = fields.output.name or job.name
+    if not started and registered in related.version_names:
+        return _fail(status, "VersionExists", f"spec.output.name: a ModelVersion named {registered!r} exists already; "
+                     "set spec.output.name to another name")
     if not started and version in related.versions:
         return _fail(status, "VersionExists", f"spec.output.version: Model {model.name!r} already has version {version}; "
                      "choose another (or leave it unset for the next minor version)")
@@ -287,6 +303,7 @@ def decide_training(
         trainingVersion=training_version,
         outputModel=model.name,
         outputVersion=version,
+        modelVersion=registered,
     )
     primary = next((m.name for m in algorithm.spec.metrics if m.primary), None) if algorithm else None
     if primary:
@@ -335,15 +352,14 @@ def _succeeded(job: TrainingJob, model: Model, result: dict[str, Any], status: S
             status.body[key] = result[key]
     if result.get("inputs"):
         status.body["inputs"] = result["inputs"]
-    status.body["modelVersion"] = job.name
     status.body.pop("failure", None)
     primary = status.body.get("primaryMetric")
     value = ((result.get("metrics") or {}).get(primary) or {}).get("final") if primary else None
-    message = f"registered ModelVersion {job.name} ({status.body.get('outputVersion')})" + (
+    message = f"registered ModelVersion {status.body['modelVersion']} ({status.body.get('outputVersion')})" + (
         f", {primary} {value:.4g}" if isinstance(value, (int, float)) else "")
     return Decision(
         status=succeed(status, "Trained", message),
         create=[output_version_object(job, model, result, status.body)],
-        updates=[output_ready_update(job, result, now)],
+        updates=[output_ready_update(job, result, now, status.body["modelVersion"])],
         events=[Event("Normal", "Trained", message)],
     )

@@ -29,10 +29,11 @@ def _by_name(items: list[dict[str, Any]], over: list[dict[str, Any]]) -> list[di
 def resolve_spec(job: TrainingJob, template: TrainingTemplate | None) -> tuple[dict[str, Any], list[str]]:
     """(resolved fields in camelCase, errors). Hyperparameters and inputs merge by name; any
     other field set by the job replaces the template's, when the template allows it."""
-    own = {k: v for k, v in job.spec.to_dict().items() if k not in JOB_ONLY}
+    # Empty lists and maps are "not set": the CRD does not persist them as defaults either.
+    own = {k: v for k, v in job.spec.to_dict().items() if k not in JOB_ONLY and v not in ([], {})}
     if template is None:
         return _checked(own)
-    base = {k: v for k, v in template.spec.to_dict().items() if k not in TEMPLATE_ONLY}
+    base = {k: v for k, v in template.spec.to_dict().items() if k not in TEMPLATE_ONLY and v not in ([], {})}
     allowed = set(template.spec.allow_overrides)
     errors: list[str] = []
     resolved = dict(base)

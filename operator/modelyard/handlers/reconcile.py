@@ -314,10 +314,13 @@ def _training_related(ctx: Context, job: TrainingJob, fresh: bool) -> Related:
     output = job.spec.output or (template.spec.output if template is not None else None)
     model = _model(ctx, ns, output.model_ref.name) if output else None
     versions: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
     if model is not None and not (job.status and job.status.job_name):
         # Read before the Job is created only: the version it registers is then fixed.
-        versions = tuple(v.spec.version for v in ctx.kube.list("ModelVersion", ns) if v.spec.model_ref.name == model.name)
-    return Related(template=template, algorithm=algorithm, base=base, model=model, versions=versions)
+        listed = ctx.kube.list("ModelVersion", ns)
+        versions = tuple(v.spec.version for v in listed if v.spec.model_ref.name == model.name)
+        names = tuple(v.name for v in listed)
+    return Related(template=template, algorithm=algorithm, base=base, model=model, versions=versions, version_names=names)
 
 
 @serialized

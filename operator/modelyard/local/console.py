@@ -5,6 +5,7 @@ pipe) every step is a plain line, so nothing is lost and nothing is garbled."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import TextIO
 
 from modelyard.core.decision import Event
 from modelyard.local.engine import Reporter
+from modelyard.worker.train.run import PROGRESS_PREFIX
 
 _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (?P<level>[A-Z]+) (?P<text>.*)$")
 _BATCH = re.compile(r"batch (?P<done>\d+)/(?P<total>\d+)")
@@ -23,13 +25,34 @@ def worker_step(line: str) -> tuple[str, str]:
     return (match["level"], match["text"]) if match else ("", line)
 
 
+def training_progress(text: str) -> tuple[str, int, int] | None:
+    """A training worker's progress line as a bar with its metrics: (text, step, total)."""
+    if not text.startswith(PROGRESS_PREFIX):
+        return None
+    try:
+        body = json.loads(text[len(PROGRESS_PREFIX):])
+    except json.JSONDecodeError:
+        return None
+    step, total = int(body.get("step") or 0), int(body.get("total") or 0)
+    metrics = " ".join(f"{k}={v:.4g}" for k, v in sorted((body.get("metrics") or {}).items()) if isinstance(v, (int, float)))
+    if total:
+        filled = min(20, step * 20 // total)
+        eta = f" ETA {body['etaSeconds']:.0f}s" if body.get("etaSeconds") is not None else ""
+        return f"training [{'#' * filled}{'-' * (20 - filled)}] {step}/{total}{eta} {metrics}", step, total
+    return f"training step {step} {metrics}", step, 0
+
+
 def _worth_a_line(text: str) -> bool:
-    """Without a live line, batch progress is shown in quarters, not batch by batch."""
+    """Without a live line, batch and training progress is shown in quarters, not step by step."""
+    progress = training_progress(text)
     match = _BATCH.search(text)
-    if not match:
+    if progress is not None:
+        done, total = progress[1], progress[2]
+    elif match:
+        done, total = int(match["done"]), int(match["total"])
+    else:
         return True
-    done, total = int(match["done"]), int(match["total"])
-    return done == 1 or done == total or done * 4 // total != (done - 1) * 4 // total
+    return total <= 0 or done == 1 or done == total or done * 4 // total != (done - 1) * 4 // total
 
 
 class ConsoleReporter(Reporter):
@@ -65,13 +88,14 @@ class ConsoleReporter(Reporter):
         if level in ("WARNING", "ERROR") or (not level and self.verbose):
             self._line(f"    {level.lower() + ': ' if level else ''}{text}")
         elif level == "INFO" and self.live:
+            text = (training_progress(text) or (text,))[0]
             elapsed = time.monotonic() - self._started
             self._clear()
-            self.stream.write(f"    {job}: {text[:100]}  [{elapsed:5.1f}s]")
+            self.stream.write(f"    {job}: {text[:160]}  [{elapsed:5.1f}s]")
             self.stream.flush()
             self._status = True
         elif level == "INFO" and _worth_a_line(text):
-            self._line(f"    {job}: {text}")
+            self._line(f"    {job}: {(training_progress(text) or (text,))[0]}")
 
     def note(self, text: str) -> None:
         self._line(f"note: {text}")

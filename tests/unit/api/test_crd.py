@@ -21,6 +21,7 @@ ALLOWED_KEYS = {
     "additionalProperties", "minimum", "maximum", "minLength", "maxLength", "minItems",
     "maxItems", "maxProperties", "pattern", "anyOf", "x-kubernetes-validations",
     "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-int-or-string",
+    "x-kubernetes-preserve-unknown-fields",
 }
 
 
@@ -51,6 +52,10 @@ def test_schema_is_structural(kind):
         assert set(node) <= ALLOWED_KEYS, f"{kind}{path}: unexpected keys {set(node) - ALLOWED_KEYS}"
         if node.get("x-kubernetes-int-or-string"):
             assert node["anyOf"] == [{"type": "integer"}, {"type": "string"}]
+            continue
+        if node.get("x-kubernetes-preserve-unknown-fields"):
+            # scalars of any type (a parameter default, hyperparameter values): no properties
+            assert "properties" not in node and "additionalProperties" not in node, f"{kind}{path}"
             continue
         assert "type" in node, f"{kind}{path} has no type"
         assert "anyOf" not in node, f"{kind}{path}: unions are not structural"
@@ -132,7 +137,8 @@ def test_crd_names_columns_and_subresources(kind):
     names = definition["spec"]["names"]
     version = definition["spec"]["versions"][0]
     assert names["categories"] == ["modelyard"]
-    assert names["shortNames"] == [{"Model": "mdl", "ModelVersion": "mv", "ConversionJob": "cvj", "EvaluationJob": "evj"}[kind]]
+    assert names["shortNames"] == [{"Model": "mdl", "ModelVersion": "mv", "ConversionJob": "cvj", "EvaluationJob": "evj", "Algorithm": "algo",
+                                  "ClusterAlgorithm": "calgo", "TrainingTemplate": "ttpl", "TrainingJob": "trj"}[kind]]
     assert version["subresources"] == {"status": {}}
     columns = version["additionalPrinterColumns"]
     assert columns[-1]["name"] == "Age"

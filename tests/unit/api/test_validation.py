@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modelyard.api import KINDS
 from modelyard.api.validation import ManifestError, parse_manifest
 from modelyard.manifests import load
 from tests.support import apiserver, builders
@@ -60,12 +61,7 @@ def test_example_accepted_by_crd_and_pydantic(doc):
 
 
 def test_examples_cover_every_kind():
-    assert {d.body["kind"] for d in _example_docs()} == {
-        "Model",
-        "ModelVersion",
-        "ConversionJob",
-        "EvaluationJob",
-    }
+    assert {d.body["kind"] for d in _example_docs()} == set(KINDS)
 
 
 def test_unchanged_reapply_is_accepted_by_both():

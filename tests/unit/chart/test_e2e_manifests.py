@@ -107,7 +107,8 @@ def test_ascend_check_is_a_valid_conversion_of_a_quickstart_version():
     assert apiserver.admit(doc) == []
     job = parse_manifest(doc)
     quickstart = [d for p in sorted((ROOT / "examples" / "quickstart").glob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
-    assert job.spec.source_ref.name in {d["metadata"]["name"] for d in quickstart if d["kind"] == "ModelVersion"}
+    versions = {d["spec"]["output"]["name"] for d in quickstart if d["kind"] == "TrainingJob"}
+    assert job.spec.source_ref.name in versions | {d["metadata"]["name"] for d in quickstart if d["kind"] == "ModelVersion"}
     assert job.name.startswith("e2e-")  # the script leaves e2e- objects out of the must-succeed set
 
 
@@ -116,8 +117,8 @@ def test_quickstart_data_uris_are_the_ones_the_script_rewrites():
     text = "".join(p.read_text() for p in (ROOT / "examples" / "quickstart").glob("*.yaml"))
     uris = set(re.findall(r"file://\S+", text))
     assert uris and all(uri.startswith(local) for uri in uris)
-    train = (ROOT / "examples" / "quickstart" / "train.py").read_text()
-    assert '"--out"' in train  # the script passes --out
+    prepare = (ROOT / "examples" / "quickstart" / "prepare.py").read_text()
+    assert '"--out"' in prepare  # the script passes --out
 
 
 def test_seed_store_creates_buckets_and_uploads_a_folder(s3_env, tmp_path: Path):

@@ -7,22 +7,27 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.api import KINDS
+from modelyard.handlers.reconcile import RECONCILERS
 from tests.support import helm
 from tests.support.helm import CHART, NAMESPACE
 from tests.unit.chart.conftest import VALUES_CASES, VALUES_IDS
 
 NAMESPACED = CHART / "ci" / "namespaced-values.yaml"
-KINDS = ("models", "modelversions", "conversionjobs", "evaluationjobs")
 
 # (apiGroup, resource, verb) the operator needs inside a watched namespace: handlers/kube.py,
 # register.py and Kopf's own watches, patches and events.
+RECONCILED = [KINDS[k].info.plural for k in RECONCILERS]
+CATALOG = ("modelyard.dev", "clusteralgorithms", "get")
 NEEDED = {
-    *((("modelyard.dev", kind, verb) for kind in KINDS for verb in ("get", "list", "watch", "patch"))),
+    *((("modelyard.dev", kind, verb) for kind in RECONCILED for verb in ("get", "list", "watch", "patch"))),
+    *((("modelyard.dev", kind, verb) for kind in ("algorithms", "trainingtemplates") for verb in ("get", "list", "watch"))),
+    ("batch", "jobs", "patch"),  # a TrainingJob suspended or resumed
     ("modelyard.dev", "modelversions", "create"),  # a conversion's output version
     ("modelyard.dev", "modelversions", "delete"),  # a Model deleted with retention Delete
-    *((("modelyard.dev", f"{kind}/status", "patch") for kind in KINDS)),
+    *((("modelyard.dev", f"{kind}/status", "patch") for kind in RECONCILED)),
     # Jobs and converted versions carry blockOwnerDeletion owner references.
-    *((("modelyard.dev", f"{kind}/finalizers", "update") for kind in KINDS)),
+    *((("modelyard.dev", f"{kind}/finalizers", "update") for kind in RECONCILED)),
     ("batch", "jobs", "create"),
     ("batch", "jobs", "get"),
     ("batch", "jobs", "list"),
@@ -60,11 +65,13 @@ def test_no_wildcards_and_no_access_to_secrets_or_rbac(values):
 
 def test_cluster_wide_mode_grants_what_the_operator_calls_cluster_wide():
     objects = helm.render()
-    (role,) = bound_roles(objects, f"{helm.RELEASE}-operator")
+    roles = bound_roles(objects, f"{helm.RELEASE}-operator")
+    (role,) = [r for r in roles if r["metadata"]["name"] == f"{helm.RELEASE}-operator"]
     assert role["kind"] == "ClusterRole"
     have = grants(role["rules"])
     assert NEEDED <= have, f"missing: {sorted(NEEDED - have)}"
     assert ("", "namespaces", "list") in have  # the periodic resync walks every namespace
+    assert CATALOG in {g for r in roles for g in grants(r["rules"])}
     assert not helm.find(objects, "Role")
 
 
@@ -77,9 +84,11 @@ def test_watch_namespaces_mode_uses_roles_in_each_namespace_only():
         have = grants(role["rules"])
         assert NEEDED <= have, f"missing: {sorted(NEEDED - have)}"
         assert not any(g == "kubeflow.org" for g, _, _ in have)  # rbac.kubeflow: false
-    # What remains cluster-wide is Kopf's read-only observation of CRDs and namespaces.
+    # What remains cluster-wide is Kopf's read-only observation of CRDs and namespaces, and
+    # reading the preset ClusterAlgorithms.
     for role in (r for r in roles if r["kind"] == "ClusterRole"):
         assert grants(role["rules"]) <= {
+            CATALOG,
             ("apiextensions.k8s.io", "customresourcedefinitions", "list"),
             ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
             ("", "namespaces", "list"),
@@ -90,10 +99,11 @@ def test_watch_namespaces_mode_uses_roles_in_each_namespace_only():
     assert json.loads(env["MODELYARD_NAMESPACES"]) == ["ml-team-a", "ml-team-b"]
 
 
-def test_without_scanning_watch_namespaces_mode_needs_nothing_cluster_wide():
+def test_without_scanning_watch_namespaces_mode_only_reads_the_preset_algorithms_cluster_wide():
     objects = helm.render(NAMESPACED, sets=("rbac.scanning=false",))
-    assert not helm.find(objects, "ClusterRole")
-    assert not helm.find(objects, "ClusterRoleBinding")
+    (role,) = helm.find(objects, "ClusterRole")
+    assert grants(role["rules"]) == {CATALOG}
+    assert [b["roleRef"]["name"] for b in helm.find(objects, "ClusterRoleBinding")] == [role["metadata"]["name"]]
 
 
 def test_cluster_wide_mode_watches_every_namespace():

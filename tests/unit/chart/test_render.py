@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from modelyard.api import KINDS
 from tests.support import helm
 from tests.support.helm import CHART, NAMESPACE, ROOT
 from tests.support.k8s import assert_valid
 from tests.unit.chart.conftest import VALUES_CASES, VALUES_IDS
 
-CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
+CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace", "ClusterAlgorithm"}
 
 
 @pytest.mark.parametrize("values", VALUES_CASES, ids=VALUES_IDS)
@@ -53,9 +54,9 @@ def test_chart_crds_are_identical_to_the_generated_ones():
     assert in_chart == generated, "charts/modelyard/crds/ drifted from crds/: run hack/generate.sh"
 
 
-def test_helm_installs_the_four_crds_and_they_are_valid():
+def test_helm_installs_every_crd_and_they_are_valid():
     crds = helm.find(helm.render(include_crds=True), "CustomResourceDefinition")
-    assert sorted(c["spec"]["names"]["kind"] for c in crds) == ["ConversionJob", "EvaluationJob", "Model", "ModelVersion"]
+    assert sorted(c["spec"]["names"]["kind"] for c in crds) == sorted(KINDS)
     for crd in crds:
         assert_valid(crd)
 
@@ -84,3 +85,13 @@ def test_install_notes_tell_what_to_apply_next():
 def test_notes_warn_when_no_default_store_is_set():
     notes = helm.run("helm", "install", helm.RELEASE, str(CHART), "--dry-run=client").stdout.split("NOTES:", 1)[1]
     assert "No default store is set" in notes
+
+
+def test_the_chart_installs_the_preset_algorithms_local_mode_has():
+    from modelyard.algorithms import preset_files, presets
+
+    installed = helm.find(helm.render(), "ClusterAlgorithm")
+    assert {a["metadata"]["name"] for a in installed} == {p.name for p in presets()}
+    copies = {p.name: p.read_text() for p in (CHART / "algorithms").glob("*.yaml")}
+    assert copies == preset_files(), "run hack/generate.sh"
+    assert helm.find(helm.render(sets=("algorithms.install=false",)), "ClusterAlgorithm") == []

@@ -144,6 +144,11 @@ def _import(job: TrainJob, output: Path, algorithm_output: dict[str, Any], linea
                                     spec=ModelVersionSpec.model_validate(spec), store=job.store,
                                     workdir=job.workdir / "import", s3=job.s3, template_dir=job.template_dir))
     imported["format"] = fmt
+    if template:
+        # The registered version names its template: conversion and evaluation build the
+        # architecture from it, as for any template import.
+        imported["template"] = {"name": template["name"], "parameters": template.get("parameters") or {},
+                                "file": model["file"]}
     return imported
 
 
@@ -203,7 +208,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
         "ok": True, "kind": "train", "phase": "Succeeded", "reason": "Trained",
         "message": f"trained in {time.monotonic() - started:.1f} s; stored {imported['artifact']['digest']}",
         "artifact": imported["artifact"], "signature": imported.get("signature"), "inspection": imported.get("inspection"),
-        "format": imported["format"], "metrics": metrics, "inputs": inputs, **uris,
+        "format": imported["format"], "template": imported.get("template"), "metrics": metrics, "inputs": inputs, **uris,
         "durationSeconds": round(time.monotonic() - job.started, 3),
     }
     if plan.get("tensorboard"):
