@@ -26,7 +26,8 @@ def _report_outcomes(mode: Any, outcomes: list[Any]) -> int:
     failed = [o for o in outcomes if not o.ok]
     print()
     print(cli_views.versions_summary(mode.cluster, None))
-    reports = [(b["metadata"]["name"], (b.get("status") or {}).get("reportUri")) for b in mode.cluster.bodies("EvaluationJob")]
+    reports = [(b["metadata"]["name"], (b.get("status") or {}).get("reportUri"))
+               for kind in ("TrainingJob", "EvaluationJob") for b in mode.cluster.bodies(kind)]
     reports = [(n, u) for n, u in reports if u]
     if reports:
         print("\nreports:")

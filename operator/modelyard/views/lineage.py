@@ -40,6 +40,21 @@ class Node:
     parent: str | None = None
     children: list[str] = field(default_factory=list)
     evaluations: list[Evaluation] = field(default_factory=list)
+    training: str | None = None
+    """The TrainingJob that trained it."""
+    algorithm: str | None = None
+    datasets: list[str] = field(default_factory=list)
+    """`name: uri @digest` of each training input."""
+    based_on: str | None = None
+    """The TrainingJob the training job followed."""
+
+
+def _datasets(body: dict[str, Any]) -> list[str]:
+    found = []
+    for item in lookup(body, ".spec.lineage.datasets") or []:
+        digest = (item.get("sha256") or "")[:12]
+        found.append(f"{item.get('name')}: {item.get('uri', '').rsplit('/', 1)[-1]}" + (f" @{digest}" if digest else ""))
+    return found
 
 
 def build(model: str, versions: list[dict[str, Any]], conversions: list[dict[str, Any]],
@@ -60,6 +75,10 @@ def build(model: str, versions: list[dict[str, Any]], conversions: list[dict[str
             hardware=lookup(job, ".spec.target.hardware") if job else None,
             speedup=lookup(job, ".status.benchmark.speedupBatch1") if job else None,
             max_abs_diff=lookup(job, ".status.verification.maxAbsDiff") if job else None,
+            training=lookup(body, ".spec.lineage.trainingJob") if lookup(body, ".spec.lineage.algorithm") else None,
+            algorithm=lookup(body, ".spec.lineage.algorithm"),
+            datasets=_datasets(body),
+            based_on=lookup(body, ".spec.lineage.basedOn"),
         )
     for node in nodes.values():
         if node.parent in nodes:
@@ -95,6 +114,13 @@ def _version_line(node: Node) -> str:
         if node.speedup:
             detail += f", {node.speedup:.2f}x speed-up"
         parts.append(detail)
+    if node.training:
+        trained = f"trained by {node.training} ({node.algorithm})"
+        if node.datasets:
+            trained += " on " + ", ".join(node.datasets)
+        if node.based_on:
+            trained += f", after {node.based_on}"
+        parts.append(trained)
     return "  ".join(parts)
 
 
@@ -142,6 +168,14 @@ def mermaid(model: str, nodes: dict[str, Node]) -> str:
     for node in nodes.values():
         label = f"{node.name}<br/>{node.version}<br/>{node.format}" + (f" / {node.hardware}" if node.hardware else "")
         lines.append(f'  {_id(node.name)}["{label}"]')
+        if node.training:
+            job = _id("train_" + node.training)
+            lines.append(f'  {job}{{{{"{node.training}<br/>{node.algorithm}"}}}}')
+            lines.append(f"  {job} -->|registered| {_id(node.name)}")
+            for index, dataset in enumerate(node.datasets):
+                lines.append(f'  {_id(f"data_{node.training}_{index}")}[("{dataset}")] --> {job}')
+            if node.based_on:
+                lines.append(f"  {_id('train_' + node.based_on)} -.->|basedOn| {job}")
         for ev in node.evaluations:
             verdict = {True: "passed", False: "failed"}.get(ev.passed, ev.phase.lower())  # type: ignore[call-overload]
             accuracy = f"<br/>accuracy {ev.accuracy:.4f}" if ev.accuracy is not None else ""
@@ -193,8 +227,16 @@ def svg(model: str, nodes: dict[str, Node]) -> str:
             edges.append((f"M{x1},{y1} C{x1 + GAP_X // 2},{y1} {cx - GAP_X // 2},{y2} {cx},{y2}",
                           nodes[child].conversion or ""))
 
+    trained = any(nodes[name].training for name in roots(nodes))
     for name in roots(nodes):
-        place(name, 0)
+        node = nodes[name]
+        if node.training:
+            # data and the training job in the first column, the version it registered next
+            y = 50 + row * (BOX_H + GAP_Y)
+            boxes.append((20, y, BOX_W, [node.training, node.algorithm or "", "; ".join(node.datasets)[:40]], "#e4ecf7"))
+            x1, mid = 20 + BOX_W, y + BOX_H // 2
+            edges.append((f"M{x1},{mid} {x1 + GAP_X},{mid}", "registered"))  # an implicit line-to
+        place(name, 1 if trained else 0)
     width = max([x + w for x, _, w, _, _ in boxes] + [400]) + 20
     height = max([y + BOX_H for _, y, _, _, _ in boxes] + [80]) + 20
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
