@@ -107,6 +107,8 @@ def _with_cluster(parser: argparse.ArgumentParser, view: str) -> None:
             return cli_views.get(source, args, namespace)
         if view == "lineage":
             return cli_views.lineage(source, args, namespace, Path("."))
+        if view == "template":
+            return cli_views.template(source, args, namespace)
         return cli_views.report(source, args, namespace)
 
     parser.set_defaults(run=run)

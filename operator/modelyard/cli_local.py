@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from modelyard import cli_views
+from modelyard.manifests import Document
 
 DEFAULT_HOME = Path(".modelyard")
 
@@ -120,6 +121,15 @@ def delete(args: argparse.Namespace) -> int:
     return 0 if gone else 1
 
 
+def _save_template(mode: Any, args: argparse.Namespace) -> int:
+    def store(manifest: dict[str, Any]) -> None:
+        admission = mode.admit([Document(source=Path("template save"), index=0, body=manifest)])
+        for where, message in admission.rejected:
+            print(f"error: {where}: {message}", file=sys.stderr)
+
+    return cli_views.template(mode.cluster, args, None, store if args.apply else None)
+
+
 def add_local_commands(sub: Any) -> None:
     local = sub.add_parser("local", help="run manifests on this machine, no cluster needed")
     commands = local.add_subparsers(dest="local_command", required=True)
@@ -133,6 +143,9 @@ def add_local_commands(sub: Any) -> None:
             parser.set_defaults(run=lambda a: cli_views.lineage(_mode(a, quiet=True).cluster, a, None, a.home))
         elif view == "report":
             parser.set_defaults(run=lambda a: cli_views.report(_mode(a, quiet=True).cluster, a, None))
+        elif view == "template":
+            parser.add_argument("--apply", action="store_true", help="also store the template in local mode")
+            parser.set_defaults(run=lambda a: _save_template(_mode(a, quiet=True), a))
 
     applier = commands.add_parser("apply", help="validate manifests as the CRDs do and drive them to completion")
     applier.add_argument("-f", "--filename", type=Path, action="append", required=True,

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from modelyard.views import lineage as lineage_view
 from modelyard.views.objects import UnknownKind, resolve_kind
 from modelyard.views.table import format_table, render
@@ -93,6 +95,46 @@ def _store_settings(source: Any, evaluation: dict[str, Any], namespace: str | No
     return settings.model_copy(update=updates) if updates else settings
 
 
+def saved_template(source: Any, args: argparse.Namespace, namespace: str | None) -> dict[str, Any] | str:
+    """The TrainingTemplate saved from `--from trainingjob/NAME`, or why it cannot be."""
+    from modelyard.api.validation import ManifestError, parse_object
+    from modelyard.core.trainingspec import resolve_spec, template_from_job
+
+    kind, _, name = args.source.partition("/")
+    if kind.lower() not in ("trainingjob", "trainingjobs", "trj") or not name:
+        return f"--from must be trainingjob/NAME, not {args.source!r}"
+    bodies = {b["metadata"]["name"]: b for b in source.bodies("TrainingJob", namespace)}
+    if name not in bodies:
+        return f"TrainingJob {name!r} not found"
+    try:
+        job = parse_object(bodies[name])
+        template = None
+        if job.spec.template_ref:
+            templates = {b["metadata"]["name"]: b for b in source.bodies("TrainingTemplate", namespace)}
+            if job.spec.template_ref.name not in templates:
+                return f"TrainingJob {name!r} uses TrainingTemplate {job.spec.template_ref.name!r}, which does not exist"
+            template = parse_object(templates[job.spec.template_ref.name])
+    except ManifestError as error:
+        return str(error)
+    resolved, errors = resolve_spec(job, template)
+    if errors:
+        return "; ".join(errors)
+    return template_from_job(job, resolved, args.name or f"{name}-template")
+
+
+def template(source: Any, args: argparse.Namespace, namespace: str | None, store: Any = None) -> int:
+    """`template save`: print the template (for Git or kubectl apply); `store(manifest)` keeps it."""
+    made = saved_template(source, args, namespace)
+    if isinstance(made, str):
+        return _fail(made)
+    if namespace is None:
+        made["metadata"].pop("namespace", None)
+    print(yaml.safe_dump(made, sort_keys=False), end="")
+    if store is not None:
+        store(made)
+    return 0
+
+
 def versions_summary(source: Any, namespace: str | None) -> str:
     """Every model's versions with their conversion and evaluation figures."""
     blocks = []
@@ -118,6 +160,13 @@ def add_view_commands(sub: Any, with_source: Any) -> None:
     tree.add_argument("--out", type=Path, help="folder for lineage-<model>.svg and .mmd")
     tree.add_argument("--format", choices=("tree", "mermaid"), default="tree", help="also print Mermaid text")
     with_source(tree, "lineage")
+
+    templates = sub.add_parser("template", help="TrainingTemplates: save one from a TrainingJob")
+    saver = templates.add_subparsers(dest="template_command", required=True).add_parser(
+        "save", help="print a TrainingTemplate holding a TrainingJob's resolved parameters (apply it, or commit it)")
+    saver.add_argument("--from", dest="source", required=True, metavar="trainingjob/NAME")
+    saver.add_argument("--name", help="the template's name (default NAME-template)")
+    with_source(saver, "template")
 
     rep = sub.add_parser("report", help="fetch an EvaluationJob's report (HTML with plots) and summarise it")
     rep.add_argument("evaluation")

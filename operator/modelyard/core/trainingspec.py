@@ -90,7 +90,7 @@ def template_from_job(job: TrainingJob, resolved: dict[str, Any], name: str) -> 
     job's own (each job registers its own version)."""
     spec = {k: v for k, v in resolved.items()}
     if "output" in spec:
-        spec["output"] = {k: v for k, v in spec["output"].items() if k != "version"}
+        spec["output"] = {k: v for k, v in spec["output"].items() if k not in ("version", "name")}
     return {
         "apiVersion": API_VERSION,
         "kind": "TrainingTemplate",

@@ -1,0 +1,140 @@
+"""Training in local mode with the real worker and preset: failures end in a named cause with
+nothing registered, templates saved from a job reproduce it, jobs chain by basedOn, and a
+suspended job waits until it is resumed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from modelyard.cli import main
+
+pytestmark = pytest.mark.integration
+
+API = "modelyard.dev/v1alpha1"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def items(capsys: pytest.CaptureFixture[str], home: Path, kind: str) -> dict[str, dict[str, Any]]:
+    code, out, _ = run(capsys, "local", "get", kind, "-o", "json", "--home", str(home))
+    assert code == 0
+    return {i["metadata"]["name"]: i for i in json.loads(out)["items"]}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)
+    np.savez(folder / "train.npz", x=x, y=y)
+    with (folder / "nolabel.csv").open("w") as out:
+        out.write("a,b,c\n" + "".join(f"{r[0]},{r[1]},{r[2]}\n" for r in x[:20]))
+    return folder
+
+
+def model() -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "Model", "metadata": {"name": "toy"}, "spec": {"task": "tabular-classification"}}
+
+
+def training(name: str, uri: str, **spec: Any) -> dict[str, Any]:
+    body = {"algorithmRef": {"name": "tabular-mlp"}, "inputs": [{"name": "train", "uri": uri}],
+            "hyperparameters": {"epochs": 3}, "output": {"modelRef": {"name": "toy"}}}
+    return {"apiVersion": API, "kind": "TrainingJob", "metadata": {"name": name}, "spec": {**body, **spec}}
+
+
+def script_algorithm(name: str, code: str) -> dict[str, Any]:
+    """An Algorithm whose code is a short Python program (the custom-code path)."""
+    return {"apiVersion": API, "kind": "Algorithm", "metadata": {"name": name}, "spec": {
+        "command": ["python", "-c", code], "inputs": [{"name": "train", "formats": ["npz"]}],
+        "output": {"format": "onnx"}, "metrics": [{"name": "loss"}]}}
+
+
+def apply(capsys: pytest.CaptureFixture[str], home: Path, folder: Path, docs: list[dict[str, Any]]) -> tuple[int, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{len(list(folder.iterdir()))}.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    code, out, err = run(capsys, "local", "apply", "-f", str(path), "--home", str(home))
+    return code, out + err
+
+
+def test_each_failure_names_its_cause_and_registers_nothing(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    home, uri = tmp_path / "home", (data / "train.npz").as_uri()
+    diverging = ("import json, os; c = json.load(open(os.environ['MODELYARD_TRAIN_CONFIG']));"
+                 "f = open(c['metricsFile'], 'a'); [f.write(json.dumps({'step': s, 'total': 5, 'loss': v}) + '\\n')"
+                 " for s, v in ((1, 1.0), (2, float('nan')))]; f.flush(); import threading; threading.Event().wait()")
+    forever = "import threading; threading.Event().wait()"
+    docs = [
+        model(),
+        script_algorithm("diverges", diverging),
+        script_algorithm("forever", forever),
+        training("bad-digest", uri, inputs=[{"name": "train", "uri": uri, "sha256": "0" * 64}]),
+        training("bad-value", uri, hyperparameters={"epochs": "lots"}),
+        training("no-label", (data / "nolabel.csv").as_uri()),
+        training("diverged", uri, algorithmRef={"kind": "Algorithm", "name": "diverges"}, hyperparameters={}),
+        training("too-long", uri, algorithmRef={"kind": "Algorithm", "name": "forever"}, hyperparameters={},
+                 maxRuntimeSeconds=2),
+    ]
+    code, out = apply(capsys, home, tmp_path / "m", docs)
+    assert code != 0
+    jobs = items(capsys, home, "trainingjobs")
+    failures = {name: job["status"]["failure"] for name, job in jobs.items()}
+    assert {n: f["reason"] for n, f in failures.items()} == {
+        "bad-digest": "DigestMismatch", "bad-value": "InvalidHyperparameter", "no-label": "BadInputData",
+        "diverged": "Diverged", "too-long": "DeadlineExceeded"}
+    actual = hashlib.sha256((data / "train.npz").read_bytes()).hexdigest()
+    assert f"has sha256 {actual}, but the job expects {'0' * 64}" in failures["bad-digest"]["message"]
+    assert "spec.hyperparameters.epochs: Invalid value: 'lots': expected an integer in [1, 100000]" in failures["bad-value"]["message"]
+    assert "no column 'label' (labelColumn); columns: a, b, c" in failures["no-label"]["message"]
+    assert "loss became nan at step 2" in failures["diverged"]["message"]
+    assert "spec.maxRuntimeSeconds (2 s)" in failures["too-long"]["message"]
+    assert "jobName" not in jobs["bad-value"]["status"]  # refused before any Job existed
+    assert items(capsys, home, "modelversions") == {}
+    store = home / "store" / "default" / "toy"
+    assert not any(p.name == "manifest.json" for p in store.rglob("*")) if store.exists() else True
+
+
+def test_templates_chains_and_suspension(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    home, uri, manifests = tmp_path / "home", (data / "train.npz").as_uri(), tmp_path / "m"
+    first = training("first", uri, hyperparameters={"epochs": 4, "hidden": 8},
+                     output={"modelRef": {"name": "toy"}, "version": "1.0.0"})
+    code, out = apply(capsys, home, manifests, [model(), first])
+    assert code == 0, out
+    code, saved, _ = run(capsys, "local", "template", "save", "--from", "trainingjob/first", "--name", "toy-mlp",
+                         "--apply", "--home", str(home))
+    assert code == 0 and yaml.safe_load(saved)["spec"]["hyperparameters"] == {"epochs": 4, "hidden": 8}
+    second = {"apiVersion": API, "kind": "TrainingJob", "metadata": {"name": "second"},
+              "spec": {"templateRef": {"name": "toy-mlp"}, "basedOn": {"name": "first"}, "suspend": True}}
+    code, out = apply(capsys, home, manifests, [second])
+    jobs = items(capsys, home, "trainingjobs")
+    assert jobs["second"]["status"]["phase"] == "Suspended" and "jobName" not in jobs["second"]["status"]
+    second["spec"]["suspend"] = False
+    code, out = apply(capsys, home, manifests, [second])
+    assert code == 0, out
+    jobs = items(capsys, home, "trainingjobs")
+    assert jobs["second"]["status"]["hyperparameters"] == jobs["first"]["status"]["hyperparameters"]
+    assert jobs["second"]["status"]["trainingVersion"] == 2 and jobs["second"]["status"]["outputVersion"] == "1.1.0"
+    versions = items(capsys, home, "modelversions")
+    lineage = versions["second"]["spec"]["lineage"]
+    assert lineage["basedOn"] == "first" and lineage["trainingTemplate"] == "toy-mlp" and lineage["trainingVersion"] == 2
+    assert lineage["datasets"][0]["sha256"] == hashlib.sha256((data / "train.npz").read_bytes()).hexdigest()
+    assert versions["second"]["status"]["phase"] == "Ready"
+    report = Path(jobs["second"]["status"]["reportUri"].removeprefix("file://"))
+    assert (report / "report.html").is_file() and (report / "curves.png").is_file()
+    curves = (report / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in curves] == [1, 2, 3, 4]
+    metrics = jobs["second"]["status"]["metrics"]
+    assert set(metrics) == {"loss", "valLoss", "valAccuracy"} and metrics["valAccuracy"]["final"] is not None
+    code, tree, _ = run(capsys, "local", "lineage", "toy", "--home", str(home))
+    assert "trained by second (ClusterAlgorithm/tabular-mlp) on train: train.npz" in tree and "after first" in tree
