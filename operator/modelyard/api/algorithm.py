@@ -180,7 +180,7 @@ class AlgorithmSpec(ApiModel):
 
     rules = (
         Rule(
-            cel="self.metrics.filter(m, m.primary).size() <= 1",
+            cel="!has(self.metrics) || self.metrics.filter(m, m.primary).size() <= 1",
             message="at most one metric is primary",
             check=lambda s: sum(m.primary for m in s.metrics) <= 1,
         ),
