@@ -63,12 +63,13 @@ def ns(kube: Kube, request: pytest.FixtureRequest) -> Iterator[Namespace]:
 
 @pytest.fixture(scope="session")
 def quickstart(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Namespace]:
-    """The quickstart pipeline (import, conversion, evaluation) run to its end by the operator and
-    the real workers, in a namespace of its own, for the tests that look at its results."""
+    """The quickstart pipeline (training from a template with the preset the chart installed,
+    conversion, evaluation) run to its end by the operator and the real workers, in a namespace
+    of its own, for the tests that look at its results."""
     folder = tmp_path_factory.mktemp("quickstart")
     trained = train(folder / "training")
     docs = {d.body["metadata"]["name"]: d.body for d in load([prepare(QUICKSTART, folder / "manifests", trained)])}
     with namespace(kube, "quickstart") as made:
-        made.apply(*(docs[name] for name in ("digits", "digits-1-0-0", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
+        made.apply(*(docs[name] for name in ("digits", "digits-mlp", "digits-train", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
         made.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", "Failed", timeout=300)
         yield made
