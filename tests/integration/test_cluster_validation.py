@@ -24,10 +24,14 @@ EXAMPLES = [d for d in load([ROOT / "examples"]) if d.is_modelyard]
 
 
 def _create(ns: Namespace, body: dict, dry_run: bool) -> None:
-    plural = KINDS[body["kind"]].info.plural
+    info = KINDS[body["kind"]].info
+    api = client.CustomObjectsApi(ns.cp.api())
+    options = {"dry_run": "All" if dry_run else None, "field_validation": "Strict"}
+    if info.cluster_scoped:
+        api.create_cluster_custom_object(GROUP, VERSION, info.plural, copy.deepcopy(body), **options)
+        return
     body = {**copy.deepcopy(body), "metadata": {**body["metadata"], "namespace": ns.name}}
-    client.CustomObjectsApi(ns.cp.api()).create_namespaced_custom_object(
-        GROUP, VERSION, ns.name, plural, body, dry_run="All" if dry_run else None, field_validation="Strict")
+    api.create_namespaced_custom_object(GROUP, VERSION, ns.name, info.plural, body, **options)
 
 
 def _rejection(call) -> list[str]:

@@ -67,3 +67,24 @@ def test_quickstart_import_conversion_and_evaluation(quickstart: Namespace, monk
     quickstart.kubectl("wait", "--for=condition=Evaluated", "modelversion/digits-onnx-cpu", "--timeout=30s")
     manifest, _ = verify_version(store(quickstart.kube, monkeypatch), f"{quickstart.name}/digits/1.0.0+onnx.cpu")
     assert {f.path for f in manifest.files} >= {"1/model.onnx", "config.pbtxt", "reproduce.sh"}
+
+
+def test_quickstart_training_on_the_real_cluster(quickstart: Namespace, monkeypatch):
+    """The TrainingJob trained with the ClusterAlgorithm the chart installed, in a pod the real
+    scheduler placed, and registered a Ready version with lineage from the data."""
+    job = quickstart.status("trainingjobs", "digits-train")
+    assert job["phase"] == "Succeeded", job.get("message")
+    assert job["algorithm"]["name"] == "tabular-mlp" and job["hyperparameters"]["epochs"] == 40
+    assert job["metrics"]["valAccuracy"]["final"] > 0.9 and job["modelVersion"] == "digits-1-0-0"
+    trained = quickstart.read("modelversions", "digits-1-0-0")
+    assert trained["status"]["phase"] == "Ready"
+    lineage = trained["spec"]["lineage"]
+    assert lineage["trainingJob"] == "digits-train" and lineage["trainingTemplate"] == "digits-mlp"
+    assert len(lineage["datasets"][0]["sha256"]) == 64
+    assert trained["spec"]["source"]["template"]["name"] == "tabular-mlp"
+    pod_job = quickstart.kube.cp.kubectl("get", "job", "-n", quickstart.name, "train-digits-train", "-o", "json").stdout
+    assert '"nodeSelector"' in pod_job and '"suspend": false' in pod_job
+    opened = store(quickstart.kube, monkeypatch)
+    verify_version(opened, f"{quickstart.name}/digits/1.0.0")
+    assert opened.exists(f"{quickstart.name}/digits/trainings/digits-train/report.html")
+    assert opened.exists(f"{quickstart.name}/digits/trainings/digits-train/checkpoints/checkpoint.pt")

@@ -76,7 +76,7 @@ def test_reapplying_is_a_no_op(quickstart: tuple[Path, Path], capsys: pytest.Cap
     statuses = {k: v["status"] for k, v in items(capsys, home, "evj").items()}
     code, out, _ = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
     assert code == 0
-    assert out.count(" unchanged") == 9 and " created" not in out
+    assert out.count(" unchanged") == 10 and " created" not in out
     assert sorted(p.name for p in (home / "jobs").iterdir()) == jobs_before, "nothing ran again"
     assert {k: v["status"] for k, v in items(capsys, home, "evj").items()} == statuses
 
@@ -84,13 +84,13 @@ def test_reapplying_is_a_no_op(quickstart: tuple[Path, Path], capsys: pytest.Cap
 def test_a_changed_immutable_spec_is_rejected(quickstart: tuple[Path, Path], tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]):
     manifests, home = quickstart
-    body = yaml.safe_load((manifests / "02-training.yaml").read_text())
-    body["spec"]["version"] = "1.0.1"
+    body = next(d for d in yaml.safe_load_all((manifests / "02-training.yaml").read_text()) if d["kind"] == "TrainingJob")
+    body["spec"]["output"]["version"] = "1.0.1"
     (tmp_path / "changed.yaml").write_text(yaml.safe_dump(body))
     code, _, err = run(capsys, "local", "apply", "-f", str(tmp_path / "changed.yaml"), "--home", str(home))
     assert code == 1
-    assert 'The ModelVersion "digits-1-0-0" is invalid: spec: Invalid value: spec is immutable' in err
-    assert items(capsys, home, "mv")["digits-1-0-0"]["spec"]["version"] == "1.0.0"
+    assert 'The TrainingJob "digits-train" is invalid: spec: Invalid value: spec is immutable except suspend' in err
+    assert items(capsys, home, "trj")["digits-train"]["spec"]["output"]["version"] == "1.0.0"
 
 
 def test_deleting_a_version_of_a_retained_model_keeps_its_artifacts(quickstart: tuple[Path, Path],
@@ -214,7 +214,15 @@ def test_a_training_job_source_imports_its_output_locally(trained: Path, tmp_pat
     manifests = prepare(QUICKSTART, tmp_path / "manifests", trained, only=("01-model.yaml",))
     example = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "import" / "from-training-job.yaml").read_text())
     example["spec"].update(modelRef={"name": "digits"}, format="safetensors")
-    example["spec"]["source"]["trainingJob"]["outputUri"] = (trained / "digits-train" / "model.safetensors").as_uri()
+    from safetensors.torch import save_file
+
+    from modelyard.templates.architectures import ARCHITECTURES
+
+    weights = tmp_path / "job-output" / "model.safetensors"
+    weights.parent.mkdir()
+    net = ARCHITECTURES["MLP"](num_features=64, hidden=64, num_classes=10)
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, weights)
+    example["spec"]["source"]["trainingJob"]["outputUri"] = weights.as_uri()
     (manifests / "02-trained.yaml").write_text(yaml.safe_dump(example))
     home = tmp_path / "home"
     code, _, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))

@@ -93,10 +93,14 @@ plus worker.namespaces in cluster-wide mode. */}}
 - apiGroups: [batch]
   resources: [jobs]
   verbs: [get, list, watch, create, patch]
-# Worker pods: termination messages and failure reasons.
+# Worker pods: termination messages and failure reasons; a training worker's log tail carries
+# its progress.
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list]
+- apiGroups: [""]
+  resources: [pods/log]
+  verbs: [get]
 # Events on the four kinds (the operator's and Kopf's); Warning events of worker Jobs and
 # pods are read to say why a worker does not start (FailedCreate, FailedMount).
 - apiGroups: [""]

@@ -28,6 +28,7 @@ from modelyard.core.status import StatusBuilder
 from modelyard.core.trainingspec import resolve_spec
 from modelyard.workloads.jobs import build_training_job
 from modelyard.workloads.naming import job_name
+from modelyard.worker.train.sdk import PROGRESS_PREFIX
 from modelyard.workloads.profiles import HardwareProfile
 
 WAIT_SECONDS = 15.0
@@ -188,6 +189,21 @@ def _fail(status: StatusBuilder, reason: str, message: str, exit_code: int | Non
 
 def _wait(status: StatusBuilder, reason: str, message: str) -> Decision:
     return Decision(status=status.waiting("Pending", reason, message), requeue_after=WAIT_SECONDS)
+
+
+def progress_from_log(text: str) -> dict[str, Any] | None:
+    """The latest progress line of a running worker's log, as status.progress fields."""
+    for line in reversed(text.splitlines()):
+        at = line.find(PROGRESS_PREFIX)
+        if at < 0:
+            continue
+        try:
+            body = json.loads(line[at + len(PROGRESS_PREFIX):])
+        except json.JSONDecodeError:
+            continue
+        found = {k: body[k] for k in ("step", "total", "percent", "etaSeconds") if isinstance(body.get(k), (int, float))}
+        return found or None
+    return None
 
 
 def failure_reason(observed: JobObservation) -> str:

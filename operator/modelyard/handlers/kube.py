@@ -108,6 +108,17 @@ class Kube:
             if not _missing(error):
                 raise
 
+    def pod_log_tail(self, namespace: str, pod: str, lines: int) -> str:
+        """The last lines of a pod's worker log ("" when it has none yet)."""
+        try:
+            reply = self.core.read_namespaced_pod_log(pod, namespace, container="worker", tail_lines=lines,
+                                                      _preload_content=False)
+        except ApiException:
+            # Best effort: progress is for people; a node that cannot serve logs (or a pod not
+            # started, or gone) must not hold up the reconcile.
+            return ""
+        return reply.data.decode(errors="replace")
+
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         """Pods of a Job (filtered here too: some API servers ignore label selectors)."""
         reply = self.core.list_namespaced_pod(namespace, label_selector=f"job-name={job_name}", _preload_content=False)

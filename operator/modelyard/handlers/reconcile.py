@@ -23,7 +23,7 @@ from modelyard.core.jobstate import JobObservation, job_finished, observe_job, s
 from modelyard.core.model import model_status
 from modelyard.core.modelversion import decide_model_version, producer, settled
 from modelyard.core.training import observe_training_job
-from modelyard.core.trainingjob import Related, decide_training
+from modelyard.core.trainingjob import Related, decide_training, progress_from_log
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status
 from modelyard.handlers.cache import Seen
@@ -303,6 +303,20 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     return _apply(ctx, job, decision)
 
 
+PROGRESS_SECONDS = 10.0
+"""How often a running training job's progress is read from its worker's log (two reads)."""
+
+
+def _training_progress(ctx: Context, namespace: str, job: str) -> dict[str, Any] | None:
+    running = [p for p in ctx.kube.job_pods(namespace, job) if (p.get("status") or {}).get("phase") == "Running"]
+    if not running:
+        return None
+    return progress_from_log(ctx.kube.pod_log_tail(namespace, running[0]["metadata"]["name"], TAIL_LINES))
+
+
+TAIL_LINES = 40
+
+
 def _training_related(ctx: Context, job: TrainingJob, fresh: bool) -> Related:
     ns = job.namespace
     template = read(ctx, "TrainingTemplate", ns, job.spec.template_ref.name, fresh) if job.spec.template_ref else None
@@ -332,6 +346,10 @@ def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> D
     if child is not None:
         related = replace(related, job_suspended=bool((child.get("spec") or {}).get("suspend")))
     observed = _observe(ctx, ns, name, fresh=fresh, owner=job)
+    if observed.phase == "Running":
+        observed = replace(observed, progress=_training_progress(ctx, ns, name))
+        if ctx.rechecks is not None:
+            ctx.rechecks.after(PROGRESS_SECONDS, "TrainingJob", ns, job.name)
     decision = decide_training(job, related, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:

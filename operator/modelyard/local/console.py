@@ -13,7 +13,7 @@ from typing import TextIO
 
 from modelyard.core.decision import Event
 from modelyard.local.engine import Reporter
-from modelyard.worker.train.run import PROGRESS_PREFIX
+from modelyard.worker.train.sdk import PROGRESS_PREFIX
 
 _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (?P<level>[A-Z]+) (?P<text>.*)$")
 _BATCH = re.compile(r"batch (?P<done>\d+)/(?P<total>\d+)")

@@ -23,6 +23,7 @@ NEEDED = {
     *((("modelyard.dev", kind, verb) for kind in RECONCILED for verb in ("get", "list", "watch", "patch"))),
     *((("modelyard.dev", kind, verb) for kind in ("algorithms", "trainingtemplates") for verb in ("get", "list", "watch"))),
     ("batch", "jobs", "patch"),  # a TrainingJob suspended or resumed
+    ("", "pods/log", "get"),  # a running training worker's progress
     ("modelyard.dev", "modelversions", "create"),  # a conversion's output version
     ("modelyard.dev", "modelversions", "delete"),  # a Model deleted with retention Delete
     *((("modelyard.dev", f"{kind}/status", "patch") for kind in RECONCILED)),

@@ -152,3 +152,16 @@ def test_success_registers_a_ready_version_with_lineage():
     (update,) = decision.updates
     assert update.status["phase"] == "Ready" and update.status["artifact"]["digest"] == "sha256:abc"
     parse_object({**body, "status": decision.status})
+
+
+def test_progress_is_read_from_the_latest_progress_line_of_the_log():
+    from modelyard.core.trainingjob import progress_from_log
+
+    log = ("2026-12-03 08:00:00,000 INFO MODELYARD_PROGRESS {\"step\": 2, \"total\": 8, \"percent\": 25.0}\n"
+           "2026-12-03 08:00:01,000 INFO MODELYARD_PROGRESS {\"step\": 3, \"total\": 8, \"percent\": 37.5, "
+           "\"etaSeconds\": 5.0, \"metrics\": {\"loss\": 0.5}}\nsome other line\n")
+    assert progress_from_log(log) == {"step": 3, "total": 8, "percent": 37.5, "etaSeconds": 5.0}
+    assert progress_from_log("no progress yet") is None
+    running = started(builders.training_job())
+    observed = JobObservation("Running", reason="Running", message="the worker is running", progress={"step": 3, "total": 8})
+    assert decide(running, observed).status["progress"] == {"message": "the worker is running", "step": 3, "total": 8}

@@ -26,8 +26,7 @@ from modelyard.worker.train.report import summarise, training_prefix, write_repo
 
 log = logging.getLogger("modelyard.worker")
 
-PROGRESS_PREFIX = "MODELYARD_PROGRESS "
-"""Progress lines the operator reads from a running worker's log (step, total, percent, ETA)."""
+PROGRESS_PREFIX = sdk.PROGRESS_PREFIX
 SYNC_SECONDS = 5.0
 HIDDEN_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "MODELYARD_OBJECT",
               "MODELYARD_TRAINING_PLAN")

@@ -27,6 +27,9 @@ CONFIG_ENV = "MODELYARD_TRAIN_CONFIG"
 MODEL_JSON = "model.json"
 CHECKPOINT = "checkpoint.pt"
 BAD_INPUT_EXIT = 3
+PROGRESS_PREFIX = "MODELYARD_PROGRESS "
+"""Progress lines of the worker's log (step, total, percent, ETA, metrics): the console draws
+them, the operator copies the latest into a running TrainingJob's status."""
 
 
 @dataclass(frozen=True)
