@@ -138,3 +138,49 @@ def test_templates_chains_and_suspension(data: Path, tmp_path: Path, capsys: pyt
     assert set(metrics) == {"loss", "valLoss", "valAccuracy"} and metrics["valAccuracy"]["final"] is not None
     code, tree, _ = run(capsys, "local", "lineage", "toy", "--home", str(home))
     assert "trained by second (ClusterAlgorithm/tabular-mlp) on train: train.npz" in tree and "after first" in tree
+
+
+@pytest.fixture(scope="module")
+def glyphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four classes of scikit-learn's bundled digits as PNG files, one folder per class, tarred."""
+    import tarfile
+
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    folder = tmp_path_factory.mktemp("glyphs")
+    digits = load_digits()
+    for index, (image, label) in enumerate(zip(digits.images, digits.target)):
+        if label < 4 and index < 600:
+            (folder / "train" / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray((image * 16).clip(0, 255).astype(np.uint8)).save(folder / "train" / str(label) / f"{index}.png")
+    with tarfile.open(folder / "glyphs.tar.gz", "w:gz") as tar:
+        tar.add(folder / "train", arcname="train")
+    return folder / "glyphs.tar.gz"
+
+
+def test_the_image_preset_trains_and_its_converted_version_evaluates_on_the_same_preprocessing(
+        glyphs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Trained through the image-classification-cnn template's preprocessing; the ONNX version
+    converted from it is evaluated with that preprocessing too (its lineage carries the template)."""
+    docs = [
+        {"apiVersion": API, "kind": "Model", "metadata": {"name": "glyphs"}, "spec": {"task": "image-classification"}},
+        {"apiVersion": API, "kind": "TrainingJob", "metadata": {"name": "glyphs-train"}, "spec": {
+            "algorithmRef": {"name": "image-cnn"}, "inputs": [{"name": "train", "uri": glyphs.as_uri()}],
+            "hyperparameters": {"epochs": 6, "channels": 1, "inputSize": 16}, "output": {"modelRef": {"name": "glyphs"}}}},
+        {"apiVersion": API, "kind": "ConversionJob", "metadata": {"name": "glyphs-onnx"},
+         "spec": {"sourceRef": {"name": "glyphs-train"}, "target": {"format": "onnx", "hardware": "cpu"}}},
+        {"apiVersion": API, "kind": "EvaluationJob", "metadata": {"name": "glyphs-onnx-eval"}, "spec": {
+            "modelVersionRef": {"name": "glyphs-onnx"}, "dataset": {"uri": glyphs.as_uri(), "format": "imagefolder"},
+            "gates": [{"metric": "accuracy", "op": ">=", "value": 0.8}]}},
+    ]
+    home = tmp_path / "home"
+    code, out = apply(capsys, home, tmp_path / "m", docs)
+    assert code == 0, out
+    converted = items(capsys, home, "mv")["glyphs-onnx"]
+    assert converted["spec"]["lineage"]["template"] == {"name": "image-classification-cnn", "parameters": {
+        "numClasses": "4", "channels": "1", "inputSize": "16"}}
+    evaluation = items(capsys, home, "evj")["glyphs-onnx-eval"]["status"]
+    trained = items(capsys, home, "trj")["glyphs-train"]["status"]
+    assert evaluation["passed"] is True and evaluation["results"]["accuracy"] > 0.8
+    assert trained["metrics"]["valAccuracy"]["final"] > 0.8

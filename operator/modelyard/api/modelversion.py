@@ -110,6 +110,15 @@ class VersionSource(ApiModel):
     """Import from a path inside an OCI image."""
 
 
+class TemplateUse(ApiModel):
+    """The catalog template a version's weights were imported with."""
+
+    name: TemplateName
+    """Template name, e.g. `image-classification-cnn`."""
+    parameters: StringMap | None = None
+    """Its parameters."""
+
+
 class DatasetRef(ApiModel):
     """A dataset a version was trained on, pinned by digest."""
 
@@ -150,6 +159,9 @@ class Lineage(ApiModel):
     """The TrainingJob the training job followed (the previous training version)."""
     training_version: Annotated[int, Field(ge=1)] | None = None
     """Position in the chain of training versions."""
+    template: TemplateUse | None = None
+    """For a converted version: the template its source was imported with, whose task and
+    preprocessing (resize, scale, mean/std) apply to it as well."""
 
 
 class ModelVersionSpec(ApiModel):

@@ -25,7 +25,17 @@ from modelyard.workloads.profiles import HardwareProfile
 _FORMATS = {"onnx-fp16": "onnx", "onnx-int8": "onnx"}
 
 
-def output_version_object(job: ConversionJob, model: Model, result: dict[str, Any]) -> dict[str, Any]:
+def template_of(version: ModelVersion) -> dict[str, Any] | None:
+    """The template a version's weights came through: its own source's, or (converted from a
+    converted version) the one its lineage carries."""
+    used = version.spec.source.template
+    if used is not None:
+        return {"name": used.name, **({"parameters": used.parameters} if used.parameters else {})}
+    lineage = version.spec.lineage
+    return lineage.template.to_dict() if lineage is not None and lineage.template is not None else None
+
+
+def output_version_object(job: ConversionJob, model: Model, result: dict[str, Any], source: ModelVersion) -> dict[str, Any]:
     """The output ModelVersion: owned by the Model, lineage pointing at source and job."""
     output = result["outputVersion"]
     artifact = result["artifact"]
@@ -36,6 +46,9 @@ def output_version_object(job: ConversionJob, model: Model, result: dict[str, An
         "source": {"uri": artifact["uri"]},
         "lineage": {"parentVersion": job.spec.source_ref.name, "conversionJob": job.name},
     }
+    template = template_of(source)
+    if template is not None:
+        spec["lineage"]["template"] = template
     if result.get("signature"):
         spec["signature"] = result["signature"]
     return {
@@ -111,7 +124,7 @@ def decide_conversion(
     message = f"{output.get('name')} ({output.get('version')}) verified" + (f", {speed:.2f}x speed-up at batch 1" if speed else "")
     return Decision(
         status=succeed(status, "Converted", message),
-        create=[output_version_object(job, model, result)],
+        create=[output_version_object(job, model, result, source)],
         updates=[output_ready_update(job, result, now)],
         events=[Event("Normal", "Converted", message)],
     )

@@ -26,7 +26,9 @@ def _task(name: str) -> str:
 
 
 def model_facts(version: ModelVersion) -> ModelFacts:
-    template = version.spec.source.template
+    # A converted version takes its source's template (task, preprocessing) from its lineage.
+    lineage = version.spec.lineage
+    template = version.spec.source.template or (lineage.template if lineage is not None else None)
     if template is None:
         return ModelFacts()
     try:

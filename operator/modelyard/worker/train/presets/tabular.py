@@ -72,28 +72,16 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np
     return x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
+def fit(model: Any, config: TrainConfig, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> None:
+    """Train `model` by cross-entropy with the job's optimiser settings: one metrics line and
+    one checkpoint per epoch, resuming from `config.resume_from`; writes model.safetensors."""
     import torch
     from safetensors.torch import save_file
     from torch import nn
 
-    from modelyard.templates.architectures import ARCHITECTURES
-
     hp = config.hyperparameters
-    seed = int(hp["seed"])
-    label = str(hp["labelColumn"])
-    x, y, names = read_table(config.input("train"), config.inputs["train"]["format"], label, "input train")
-    if config.has_input("validation"):
-        vx, vy, _ = read_table(config.input("validation"), config.inputs["validation"]["format"], label, "input validation")
-        if vx.shape[1] != x.shape[1]:
-            raise DataError(f"input validation has {vx.shape[1]} features, train has {x.shape[1]}")
-    else:
-        x, y, vx, vy = _split(x, y, float(hp["validationSplit"]), seed)
-    classes = max(len(names), int(max(y.max(), vy.max())) + 1)
-    torch.manual_seed(seed)
-    model = ARCHITECTURES["MLP"](num_features=x.shape[1], hidden=int(hp["hidden"]), num_classes=classes)
     make = torch.optim.Adam if hp["optimizer"] == "adam" else torch.optim.SGD
-    optimiser = make(model.parameters(), lr=float(hp["learningRate"]), weight_decay=float(hp["weightDecay"]))
+    optimiser = make(model.parameters(), lr=float(hp["learningRate"]), weight_decay=float(hp.get("weightDecay", 0.0)))
     epochs, batch = int(hp["epochs"]), int(hp["batchSize"])
     start = 0
     checkpoint = config.resume_from
@@ -105,7 +93,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         print(f"resuming from epoch {start} ({checkpoint.name})", file=sys.stderr)
     features, labels = torch.from_numpy(x), torch.from_numpy(y)
     val_features, val_labels = torch.from_numpy(vx), torch.from_numpy(vy)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(int(hp["seed"]))
     metrics = Metrics(config, total=epochs)
     try:
         for epoch in range(start, epochs):
@@ -133,6 +121,27 @@ def train(config: TrainConfig) -> dict[str, Any]:
         metrics.close()
     config.output_dir.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, config.output_dir / "model.safetensors")
+
+
+def train(config: TrainConfig) -> dict[str, Any]:
+    import torch
+
+    from modelyard.templates.architectures import ARCHITECTURES
+
+    hp = config.hyperparameters
+    seed = int(hp["seed"])
+    label = str(hp["labelColumn"])
+    x, y, names = read_table(config.input("train"), config.inputs["train"]["format"], label, "input train")
+    if config.has_input("validation"):
+        vx, vy, _ = read_table(config.input("validation"), config.inputs["validation"]["format"], label, "input validation")
+        if vx.shape[1] != x.shape[1]:
+            raise DataError(f"input validation has {vx.shape[1]} features, train has {x.shape[1]}")
+    else:
+        x, y, vx, vy = _split(x, y, float(hp["validationSplit"]), seed)
+    classes = max(len(names), int(max(y.max(), vy.max())) + 1)
+    torch.manual_seed(seed)
+    model = ARCHITECTURES["MLP"](num_features=x.shape[1], hidden=int(hp["hidden"]), num_classes=classes)
+    fit(model, config, x, y, vx, vy)
     write_model_json(config, "model.safetensors", "safetensors", "tabular-mlp",
                      {"numFeatures": x.shape[1], "numClasses": classes, "hidden": int(hp["hidden"])})
     return {"samples": len(x), "validationSamples": len(vx), "classes": classes}
