@@ -130,6 +130,47 @@ def _save_template(mode: Any, args: argparse.Namespace) -> int:
     return cli_views.template(mode.cluster, args, None, store if args.apply else None)
 
 
+def tensorboard_command(mode: Any, names: list[str], port: int, cache: Path) -> list[str] | str:
+    """The TensorBoard command over the named TrainingJobs' stored event files (copied from an S3
+    store into `cache` first), or why there is none."""
+    from modelyard.storage.open import open_store
+
+    specs = []
+    for name in names:
+        body = mode.cluster.read("TrainingJob", "default", name)
+        if body is None:
+            return f"TrainingJob {name!r} not found"
+        logdir = (body.get("status") or {}).get("tensorboardLogdir")
+        if not logdir:
+            return f"TrainingJob {name!r} has no TensorBoard files: set spec.tensorboard.enabled and train again"
+        if logdir.startswith("file://"):
+            specs.append(f"{name}:{logdir.removeprefix('file://').rstrip('/')}")
+            continue
+        store = open_store(logdir)
+        target = cache / name
+        for key in store.list(""):
+            path = target / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(store.get_bytes(key))
+        specs.append(f"{name}:{target}")
+    executable = Path(sys.executable).with_name("tensorboard")
+    return [str(executable), "--logdir_spec", ",".join(specs), "--port", str(port), "--host", "127.0.0.1"]
+
+
+def _tensorboard(args: argparse.Namespace) -> int:
+    mode = _mode(args, quiet=True)
+    command = tensorboard_command(mode, args.names, args.port, mode.home / "tensorboard")
+    if isinstance(command, str):
+        print(f"error: {command}", file=sys.stderr)
+        return 1
+    print(" ".join(command))
+    if args.print_command:
+        return 0
+    import subprocess
+
+    return subprocess.call(command)
+
+
 def add_local_commands(sub: Any) -> None:
     local = sub.add_parser("local", help="run manifests on this machine, no cluster needed")
     commands = local.add_subparsers(dest="local_command", required=True)
@@ -153,6 +194,13 @@ def add_local_commands(sub: Any) -> None:
     applier.add_argument("-v", "--verbose", action="store_true", help="show every worker log line")
     with_home(applier)
     applier.set_defaults(run=apply)
+
+    board = commands.add_parser("tensorboard", help="serve TrainingJobs' TensorBoard files from the store")
+    board.add_argument("names", nargs="+", metavar="TRAININGJOB")
+    board.add_argument("--port", type=int, default=6006)
+    board.add_argument("--print-command", action="store_true", help="print the command instead of running it")
+    with_home(board)
+    board.set_defaults(run=_tensorboard)
 
     deleter = commands.add_parser("delete", help="delete an object; stored artifacts follow the Model's retention")
     deleter.add_argument("kind")

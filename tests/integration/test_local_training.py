@@ -150,7 +150,7 @@ def glyphs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("glyphs")
     digits = load_digits()
-    for index, (image, label) in enumerate(zip(digits.images, digits.target)):
+    for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
         if label < 4 and index < 600:
             (folder / "train" / str(label)).mkdir(parents=True, exist_ok=True)
             Image.fromarray((image * 16).clip(0, 255).astype(np.uint8)).save(folder / "train" / str(label) / f"{index}.png")
@@ -184,3 +184,17 @@ def test_the_image_preset_trains_and_its_converted_version_evaluates_on_the_same
     trained = items(capsys, home, "trj")["glyphs-train"]["status"]
     assert evaluation["passed"] is True and evaluation["results"]["accuracy"] > 0.8
     assert trained["metrics"]["valAccuracy"]["final"] > 0.8
+
+
+def test_tensorboard_event_files_are_stored_and_served_locally(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    home = tmp_path / "home"
+    job = training("board", (data / "train.npz").as_uri(), tensorboard={"enabled": True})
+    code, out = apply(capsys, home, tmp_path / "m", [model(), job])
+    assert code == 0, out
+    status = items(capsys, home, "trj")["board"]["status"]
+    logdir = Path(status["tensorboardLogdir"].removeprefix("file://"))
+    assert any(p.name.startswith("events.out.tfevents") for p in logdir.rglob("*"))
+    code, printed, _ = run(capsys, "local", "tensorboard", "board", "--print-command", "--home", str(home))
+    assert code == 0 and f"--logdir_spec board:{logdir}" in printed
+    code, _, err = run(capsys, "local", "tensorboard", "first", "--print-command", "--home", str(home))
+    assert code == 1 and "TrainingJob 'first' not found" in err
