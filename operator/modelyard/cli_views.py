@@ -63,9 +63,10 @@ def lineage(source: Any, args: argparse.Namespace, namespace: str | None, defaul
 def report(source: Any, args: argparse.Namespace, namespace: str | None) -> int:
     from modelyard.views.report import ReportMissing, fetch_report, summary
 
-    found = [b for b in source.bodies("EvaluationJob", namespace) if b["metadata"]["name"] == args.evaluation]
+    found = [b for kind in ("EvaluationJob", "TrainingJob") for b in source.bodies(kind, namespace)
+             if b["metadata"]["name"] == args.evaluation]
     if not found:
-        return _fail(f'EvaluationJob "{args.evaluation}" not found')
+        return _fail(f'no EvaluationJob or TrainingJob "{args.evaluation}"')
     dest = args.out or Path("modelyard-reports") / args.evaluation
     try:
         html = fetch_report(found[0], dest, _store_settings(source, found[0], namespace))
@@ -86,8 +87,8 @@ def _store_settings(source: Any, evaluation: dict[str, Any], namespace: str | No
     from modelyard.views.table import lookup
 
     version = lookup(evaluation, ".spec.modelVersionRef.name")
-    model = next((lookup(v, ".spec.modelRef.name") for v in source.bodies("ModelVersion", namespace)
-                  if v["metadata"]["name"] == version), None)
+    model = lookup(evaluation, ".status.outputModel") or next(
+        (lookup(v, ".spec.modelRef.name") for v in source.bodies("ModelVersion", namespace) if v["metadata"]["name"] == version), None)
     storage = next((lookup(m, ".spec.storage") for m in source.bodies("Model", namespace)
                     if m["metadata"]["name"] == model), None) or {}
     settings = S3Settings()
@@ -168,8 +169,8 @@ def add_view_commands(sub: Any, with_source: Any) -> None:
     saver.add_argument("--name", help="the template's name (default NAME-template)")
     with_source(saver, "template")
 
-    rep = sub.add_parser("report", help="fetch an EvaluationJob's report (HTML with plots) and summarise it")
-    rep.add_argument("evaluation")
+    rep = sub.add_parser("report", help="fetch an EvaluationJob's or TrainingJob's report (HTML with plots) and summarise it")
+    rep.add_argument("evaluation", metavar="NAME")
     rep.add_argument("--out", type=Path, help="folder to download the report into (default modelyard-reports/NAME)")
     rep.add_argument("--open", action="store_true", help="open report.html in a browser")
     with_source(rep, "report")

@@ -198,3 +198,13 @@ def test_tensorboard_event_files_are_stored_and_served_locally(data: Path, tmp_p
     assert code == 0 and f"--logdir_spec board:{logdir}" in printed
     code, _, err = run(capsys, "local", "tensorboard", "first", "--print-command", "--home", str(home))
     assert code == 1 and "TrainingJob 'first' not found" in err
+
+
+def test_report_shows_a_training_report(data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    home = tmp_path / "home"
+    code, out = apply(capsys, home, tmp_path / "m", [model(), training("reported", (data / "train.npz").as_uri())])
+    assert code == 0, out
+    code, shown, _ = run(capsys, "local", "report", "reported", "--home", str(home))
+    assert code == 0
+    assert "TrainingJob reported: ClusterAlgorithm/tabular-mlp on cpu -> toy 1.0.0" in shown
+    assert "valAccuracy: final" in shown and "report.html" in shown

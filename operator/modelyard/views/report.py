@@ -1,4 +1,5 @@
-"""`report EVALUATIONJOB`: fetch an evaluation's report from the store and summarise it."""
+"""`report NAME`: fetch an EvaluationJob's or a TrainingJob's report from the store and
+summarise it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 from modelyard.storage.config import S3Settings
 from modelyard.views.table import lookup
 
-FILES = ("report.json", "report.html", "confusion-matrix.png", "latency-histogram.png", "per-class.png")
+FILES = ("report.json", "report.html", "confusion-matrix.png", "latency-histogram.png", "per-class.png",
+         "curves.png", "metrics.jsonl")
 
 
 class ReportMissing(LookupError):
@@ -26,7 +28,7 @@ def fetch_report(evaluation: dict[str, Any], dest: Path, settings: S3Settings | 
     uri = lookup(evaluation, ".status.reportUri")
     if not uri:
         phase = lookup(evaluation, ".status.phase") or "Pending"
-        raise ReportMissing(f"EvaluationJob {name} has no report yet (phase {phase})")
+        raise ReportMissing(f"{evaluation.get('kind', 'EvaluationJob')} {name} has no report yet (phase {phase})")
     if uri.startswith("file://"):
         folder = Path(uri.removeprefix("file://"))
         if not (folder / "report.json").is_file():
@@ -48,6 +50,8 @@ def fetch_report(evaluation: dict[str, Any], dest: Path, settings: S3Settings | 
 def summary(report_html: Path) -> str:
     """A few lines from report.json: verdict, gates, headline metrics, worst classes."""
     report = json.loads((report_html.parent / "report.json").read_text())
+    if "job" in report:
+        return _training_summary(report, report_html)
     result = report.get("result") or report
     lines = [f"{'PASSED' if result.get('passed') else 'FAILED'}: {result.get('message', '')}"]
     for gate in result.get("gates") or []:
@@ -60,6 +64,14 @@ def summary(report_html: Path) -> str:
     worst = (report.get("diagnosis") or {}).get("worstClasses") or []
     if worst:
         lines.append("  worst classes: " + ", ".join(f"{w.get('name', w.get('class'))} (f1 {w.get('f1', 0):.3f})" for w in worst[:3]))
+    lines.append(f"report: {report_html}")
+    return "\n".join(lines)
+
+
+def _training_summary(report: dict[str, Any], report_html: Path) -> str:
+    lines = [f"TrainingJob {report['job']}: {report['algorithm']} on {report['hardware']} -> {report['model']} {report['version']}"]
+    for name, value in sorted((report.get("metrics") or {}).items()):
+        lines.append(f"  {name}: final {_number(value.get('final'))}, best {_number(value.get('best'))} at step {value.get('bestStep')}")
     lines.append(f"report: {report_html}")
     return "\n".join(lines)
 
