@@ -167,3 +167,34 @@ def test_long_object_names_give_valid_job_names_and_labels():
     assert_valid(job)
     assert len(job["metadata"]["name"]) <= 63
     assert len(job["metadata"]["labels"]["modelyard.dev/name"]) <= 63
+
+
+def test_the_training_job_runs_the_algorithm_image_for_its_hardware_with_the_plan_and_a_deadline():
+    from datetime import datetime, timezone
+
+    from modelyard.api.validation import parse_object
+    from modelyard.config import Settings
+    from modelyard.core.jobstate import JobObservation
+    from modelyard.core.trainingjob import Related, decide_training
+    from modelyard.workloads.profiles import default_profiles
+    from tests.support import builders
+
+    algorithm = parse_object(builders.algorithm(images={"gpu": "registry.example.com/train-gpu:1"}))
+    model = parse_object({**builders.model(), "metadata": {"name": "classifier", "uid": "u"}})
+    job = parse_object({**builders.training_job(hardware="gpu", maxRuntimeSeconds=600), "metadata": {"name": "t", "uid": "j"}})
+    decision = decide_training(job, Related(algorithm=algorithm, model=model), JobObservation("Missing"),
+                               default_profiles(), Settings(store_uri="s3://m", store_secret_name="creds"),
+                               datetime(2026, 12, 3, tzinfo=timezone.utc))
+    (manifest,) = decision.create
+    pod = manifest["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "registry.example.com/train-gpu:1"
+    assert container["command"] == ["python", "-m", "modelyard.worker", "train"]
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert manifest["spec"]["activeDeadlineSeconds"] == 600 + 900 and manifest["spec"]["suspend"] is False
+    env = {e["name"]: e for e in container["env"]}
+    assert "value" not in env["AWS_SECRET_ACCESS_KEY"] and env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "creds"
+    assert json.loads(env["MODELYARD_TRAINING_PLAN"]["value"])["hardware"] == "gpu"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert manifest["metadata"]["ownerReferences"][0]["uid"] == "j"
