@@ -106,7 +106,7 @@ def fit(model: Any, config: TrainConfig, x: np.ndarray, y: np.ndarray, vx: np.nd
                 loss = nn.functional.cross_entropy(model(features[index]), labels[index])
                 loss.backward()
                 optimiser.step()
-                total += float(loss) * len(index)
+                total += loss.item() * len(index)
             model.eval()
             with torch.no_grad():
                 logits = model(val_features)
