@@ -11,7 +11,7 @@ import boto3
 from modelyard.storage.layout import verify_version
 from modelyard.storage.open import open_store
 from tests.support import builders
-from tests.support.controlplane import Kube, Namespace
+from tests.support.controlplane import Kube, Namespace, wait_until
 from tests.support.s3server import ACCESS_KEY, SECRET_KEY
 from tests.support.sources import tiny_onnx
 
@@ -88,3 +88,40 @@ def test_quickstart_training_on_the_real_cluster(quickstart: Namespace, monkeypa
     verify_version(opened, f"{quickstart.name}/digits/1.0.0")
     assert opened.exists(f"{quickstart.name}/digits/trainings/digits-train/report.html")
     assert opened.exists(f"{quickstart.name}/digits/trainings/digits-train/checkpoints/checkpoint.pt")
+
+
+BLOCKING = ("import json, os, threading; c = json.load(open(os.environ['MODELYARD_TRAIN_CONFIG']));"
+            "f = open(c['metricsFile'], 'a'); f.write(json.dumps({'step': 1, 'total': 4, 'loss': 1.0}) + '\\n');"
+            "f.flush(); threading.Event().wait()")
+
+
+def test_a_running_training_job_is_suspended_and_resumed_by_the_job_controller(ns: Namespace, tmp_path: Path):
+    """(Its progress is read from the worker's log; the process kubelet serves no logs, so that
+    path is unit-tested only.)"""
+    data = tmp_path / "train.npz"
+    import numpy as np
+
+    np.savez(data, x=np.zeros((4, 2), dtype=np.float32), y=np.zeros(4, dtype=np.int64))
+    algorithm = {"apiVersion": "modelyard.dev/v1alpha1", "kind": "Algorithm", "metadata": {"name": "blocker"},
+                 "spec": {"command": ["python", "-c", BLOCKING], "inputs": [{"name": "train", "formats": ["npz"]}],
+                          "output": {"format": "onnx"}, "metrics": [{"name": "loss"}]}}
+    job = builders.training_job("pausable", algorithmRef={"kind": "Algorithm", "name": "blocker"}, hyperparameters={},
+                                inputs=[{"name": "train", "uri": data.as_uri()}], maxRuntimeSeconds=600)
+    ns.apply(builders.model(), algorithm, job)
+
+    def pods() -> list[str]:
+        return ns.kubectl("get", "pods", "-l", "job-name=train-pausable", "--field-selector=status.phase=Running",
+                          "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
+
+    ns.wait_phase("trainingjobs", "pausable", "Running", timeout=120)
+    wait_until("the training pod runs", pods, timeout=60)
+    (first,) = pods()
+    ns.kubectl("patch", "trainingjob", "pausable", "--type=merge", "-p", '{"spec": {"suspend": true}}')
+    suspended = ns.wait_phase("trainingjobs", "pausable", "Suspended", timeout=60)
+    assert "its pods are stopped" in suspended["message"]
+    wait_until("the Job controller deletes the suspended Job's pods", lambda: not pods(), timeout=60)
+    assert ns.get("job", "train-pausable")["spec"]["suspend"] is True
+    ns.kubectl("patch", "trainingjob", "pausable", "--type=merge", "-p", '{"spec": {"suspend": false}}')
+    wait_until("a new pod runs the resumed Job", lambda: pods() and pods()[0] != first, timeout=60)
+    assert ns.wait_phase("trainingjobs", "pausable", "Running", timeout=60)["phase"] == "Running"
+    assert ns.get("job", "train-pausable")["spec"]["suspend"] is False
