@@ -172,8 +172,8 @@ class TrainingTemplate(Resource):
     status: CatalogStatus | None = None
 
 
-_FROZEN = ("templateRef", "algorithmRef", "code", "inputs", "hyperparameters", "hardware", "resources",
-           "maxRuntimeSeconds", "output", "tensorboard", "basedOn")
+_FROZEN = ("templateRef", *(f.alias or n for n, f in TrainingFields.model_fields.items()), "basedOn")
+"""Every spec field but `suspend` (a field added to TrainingFields is frozen too)."""
 
 
 def _frozen(pair: tuple[dict[str, Any], dict[str, Any]]) -> bool:

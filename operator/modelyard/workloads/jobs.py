@@ -316,8 +316,9 @@ def build_evaluation_job(
 
 
 TRAINING_DEADLINE_GRACE_SECONDS = 900
-"""The Job's own deadline is the training's plus this: the worker stops training at
-`maxRuntimeSeconds` itself (and says so), then still fetches nothing and stores the model."""
+"""The Job's own deadline is the training's plus this: the worker itself stops the code at
+`maxRuntimeSeconds` and reports DeadlineExceeded; the Job's deadline is the backstop that also
+covers fetching the inputs and storing the model."""
 
 
 def build_training_job(
