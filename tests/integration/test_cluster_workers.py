@@ -95,9 +95,10 @@ BLOCKING = ("import json, os, threading; c = json.load(open(os.environ['MODELYAR
             "f.flush(); threading.Event().wait()")
 
 
-def test_a_running_training_job_is_suspended_and_resumed_by_the_job_controller(ns: Namespace, tmp_path: Path):
-    """(Its progress is read from the worker's log; the process kubelet serves no logs, so that
-    path is unit-tested only.)"""
+def test_a_running_training_job_reports_progress_and_is_suspended_and_resumed_by_the_job_controller(
+        ns: Namespace, tmp_path: Path):
+    """Progress comes from the worker's log through the API server's pods/log (the process
+    kubelet serves containerLogs); suspending is the Job controller's own."""
     data = tmp_path / "train.npz"
     import numpy as np
 
@@ -113,7 +114,10 @@ def test_a_running_training_job_is_suspended_and_resumed_by_the_job_controller(n
         return ns.kubectl("get", "pods", "-l", "job-name=train-pausable", "--field-selector=status.phase=Running",
                           "-o", "jsonpath={.items[*].metadata.name}").stdout.split()
 
-    ns.wait_phase("trainingjobs", "pausable", "Running", timeout=120)
+    running = ns.wait_status("trainingjobs", "pausable", "progress 1/4",
+                             lambda s: (s.get("progress") or {}).get("step") == 1, timeout=120)
+    assert running["phase"] == "Running" and running["progress"]["percent"] == 25.0
+    assert running["progress"]["total"] == 4
     wait_until("the training pod runs", pods, timeout=60)
     (first,) = pods()
     ns.kubectl("patch", "trainingjob", "pausable", "--type=merge", "-p", '{"spec": {"suspend": true}}')

@@ -111,6 +111,7 @@ class Kubelet:
         self.nodes = {n.name: n for n in nodes}
         self.env = env or {}
         self.stop = threading.Event()
+        self.logs_port = 0
         self.pods: dict[str, PodWorker] = {}
         self.lock = threading.Lock()
 
@@ -123,8 +124,10 @@ class Kubelet:
             "apiVersion": "v1", "kind": "Node", "metadata": {"name": shape.name, "labels": labels},
             "spec": {"taints": [dict(t) for t in shape.taints]} if shape.taints else {},
             "status": {"capacity": capacity, "allocatable": capacity, "conditions": self.conditions(),
-                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"},
-                                     {"type": "Hostname", "address": shape.name}],
+                       # No Hostname address: the API server dials the first of Hostname and
+                       # InternalIP for pods/log, and the node names do not resolve here.
+                       "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                       "daemonEndpoints": {"kubeletEndpoint": {"Port": self.logs_port}},
                        "nodeInfo": {"architecture": shape.arch, "operatingSystem": "linux",
                                     "kubeletVersion": "v1.37.2", "kubeProxyVersion": "", "osImage": "modelyard process kubelet",
                                     "containerRuntimeVersion": "process://local", "kernelVersion": os.uname().release,
@@ -246,7 +249,16 @@ class Kubelet:
         except ApiException as error:
             log.warning("event on %s failed: %s", meta["name"], error)
 
+    def container_log(self, namespace: str, pod: str, container: str) -> Path | None:
+        with self.lock:
+            worker = next((w for w in self.pods.values() if (w.namespace, w.name) == (namespace, pod)), None)
+        return None if worker is None else worker.dir / "logs" / container
+
     def serve(self) -> None:
+        from tests.support.kubelet_logs import serve_logs
+
+        # pods/log: the API server proxies it to this port of the node (daemonEndpoints).
+        self.logs_port = serve_logs(self.root / "tls", self.container_log).server_port
         self.register()
         threads = [threading.Thread(target=self.heartbeat_forever, name="heartbeat", daemon=True),
                    threading.Thread(target=self.watch_forever, name="pods", daemon=True)]
