@@ -13,23 +13,11 @@ import numpy as np
 import pytest
 import yaml
 
-from modelyard.cli import main
+from tests.integration.test_local_mode import items, run
 
 pytestmark = pytest.mark.integration
 
 API = "modelyard.dev/v1alpha1"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def items(capsys: pytest.CaptureFixture[str], home: Path, kind: str) -> dict[str, dict[str, Any]]:
-    code, out, _ = run(capsys, "local", "get", kind, "-o", "json", "--home", str(home))
-    assert code == 0
-    return {i["metadata"]["name"]: i for i in json.loads(out)["items"]}
 
 
 @pytest.fixture(scope="module")

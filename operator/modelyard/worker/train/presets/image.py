@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from modelyard.worker.train.presets.tabular import DataError, fit
-from modelyard.worker.train.sdk import BAD_INPUT_EXIT, TrainConfig, load_config, write_model_json
+from modelyard.worker.train.presets.tabular import DataError, fit, run_preset
+from modelyard.worker.train.sdk import TrainConfig, write_model_json
 
 TEMPLATE = "image-classification-cnn"
 
@@ -74,15 +74,5 @@ def train(config: TrainConfig) -> dict[str, Any]:
     return {"images": len(x), "validationImages": len(vx), "classes": names}
 
 
-def main() -> int:
-    try:
-        summary = train(load_config())
-    except DataError as error:
-        print(f"modelyard: bad input data: {error}", file=sys.stderr)
-        return BAD_INPUT_EXIT
-    print(f"trained: {summary}", file=sys.stderr)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_preset(train))

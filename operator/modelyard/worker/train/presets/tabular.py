@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -147,7 +147,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     return {"samples": len(x), "validationSamples": len(vx), "classes": classes}
 
 
-def main() -> int:
+def run_preset(train: Callable[[TrainConfig], dict[str, Any]]) -> int:
+    """A preset's entry point: unreadable data is exit 3 with its reason (BadInputData)."""
     try:
         summary = train(load_config())
     except DataError as error:
@@ -158,4 +159,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_preset(train))
