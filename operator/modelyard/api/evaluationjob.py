@@ -44,14 +44,17 @@ class DatasetSpec(ApiModel):
 
     uri: SourceUri
     """The dataset file (npz, csv) or archive/folder (imagefolder)."""
-    format: Literal["npz", "imagefolder", "csv"]
+    format: Literal["npz", "imagefolder", "csv", "text"]
     """`npz`: arrays `x` and `y` (or arrays named like the model's inputs, plus `y`);
     `imagefolder`: one folder per class in a .tar/.tar.gz/.zip or directory; `csv`: tabular
-    features with a label column."""
+    features with a label column; `text`: a csv or jsonl file with a text column and a label
+    column, tokenized by the tokenizer the model's template names (as in training)."""
     sha256: Sha256 | None = None
     """Expected sha256 of the dataset file; the evaluation fails when it differs."""
     label_column: Annotated[str, Field(min_length=1, max_length=256)] | None = None
-    """Label column (csv) or array (npz); `label` for csv and `y` for npz when unset."""
+    """Label column (csv, text) or array (npz); `label` for csv and text, `y` for npz when unset."""
+    text_column: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    """Column (csv) or field (jsonl) holding the text of a `text` dataset; `text` when unset."""
 
 
 class BackendSpec(ApiModel):

@@ -82,20 +82,25 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
         except Exception as error:  # noqa: BLE001 - a corrupt file must become a clear message
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
-    source.bounds, source.vocabulary = _input_facts(path, format, signature, program)
+    source.bounds, source.vocabulary = _input_facts(path, format, signature, program, module)
     if not signature.outputs:
         source.signature = _with_outputs(source)
     return source
 
 
-def _input_facts(path: Path, format: str, signature: Signature, program: Any) -> tuple[dict[str, Any], dict[str, int]]:
+def _input_facts(path: Path, format: str, signature: Signature, program: Any,
+                 module: Any) -> tuple[dict[str, Any], dict[str, int]]:
     """(bounds, vocabulary) of the source's inputs, where its file (or ExportedProgram) says."""
     from modelyard.worker.convert import vocabulary
 
     if format == "onnx":
         return {}, vocabulary.onnx_sizes(path)
     if program is None:
-        return {}, {}
+        if format not in ("pytorch-state-dict", "safetensors") or not shapes.weak_inputs(signature, {}):
+            return {}, {}
+        # weights in a template's architecture: an eager module, whose embeddings show what they index
+        probe = shapes.random_inputs(signature, shapes.example(signature))
+        return {}, vocabulary.module_sizes(module, [probe[t.name] for t in signature.inputs], [t.name for t in signature.inputs])
     from modelyard.worker.torchload import exported_bounds
 
     found = exported_bounds(program)

@@ -2,7 +2,8 @@
 
 Generated integer inputs used to be 0s and 1s, which for a token-id model is nearly all padding:
 verification then compares two models on inputs no user sends. Where the graph shows that an
-input indexes a table (ONNX Gather, torch.export's aten.embedding), ids are drawn over the whole
+input indexes a table (ONNX Gather, torch.export's aten.embedding, an eager module's
+nn.Embedding called with the input itself), ids are drawn over the whole
 table; elsewhere they stay 0/1 and the verification says that is weak evidence."""
 
 from __future__ import annotations
@@ -71,4 +72,27 @@ def exported_sizes(program: Any) -> dict[str, int]:
         if getattr(indices, "op", None) == "placeholder" and indices.name in users and shape is not None and len(shape) == 2:
             count = int(shape[0])
             sizes[indices.name] = min(count, sizes.get(indices.name, count))
+    return sizes
+
+
+def module_sizes(module: Any, arrays: list[Any], names: list[str]) -> dict[str, int]:
+    """The same for an eager torch module: run once on `arrays` (its inputs, in order), noting
+    every nn.Embedding called with one of those very tensors (identity, not equal values)."""
+    import torch
+
+    tensors = [torch.from_numpy(a) for a in arrays]
+    sizes: dict[str, int] = {}
+
+    def seen(embedding: Any, args: tuple[Any, ...]) -> None:
+        for name, tensor in zip(names, tensors, strict=True):
+            if args and args[0] is tensor:
+                sizes[name] = min(embedding.num_embeddings, sizes.get(name, embedding.num_embeddings))
+
+    hooks = [m.register_forward_pre_hook(seen) for m in module.modules() if isinstance(m, torch.nn.Embedding)]
+    try:
+        with torch.no_grad():
+            module(*tensors)
+    finally:
+        for hook in hooks:
+            hook.remove()
     return sizes

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from modelyard.worker.convert.vocabulary import exported_sizes, onnx_sizes
+from modelyard.worker.convert.vocabulary import exported_sizes, module_sizes, onnx_sizes
 from tests.unit.worker.convert import models as m
 
 
@@ -15,6 +15,8 @@ def test_token_ids_index_the_token_table_not_the_position_table(tmp_path: Path):
     name, body = m.serialise(module, signature, "onnx")
     (tmp_path / name).write_bytes(body)
     assert onnx_sizes(tmp_path / name) == {"tokens": m.VOCAB}
+    arrays = [a.numpy() for a in m.example(signature)]
+    assert module_sizes(module, arrays, [t["name"] for t in signature["inputs"]]) == {"tokens": m.VOCAB}
 
 
 def test_a_model_without_tables_reveals_nothing(tmp_path: Path):
@@ -23,3 +25,4 @@ def test_a_model_without_tables_reveals_nothing(tmp_path: Path):
     assert onnx_sizes(tmp_path / name) == {}
     module, signature = m.build("mlp")
     assert exported_sizes(torch.export.export(module, m.example(signature))) == {}
+    assert module_sizes(module, [a.numpy() for a in m.example(signature)], [t["name"] for t in signature["inputs"]]) == {}

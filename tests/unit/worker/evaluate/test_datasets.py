@@ -165,3 +165,32 @@ def test_missing_file_and_folder_for_npz(tmp_path: Path) -> None:
         fetch_dataset(ev.spec(f"file://{tmp_path}/nope.npz").dataset, tmp_path)
     with pytest.raises(EvaluationError, match="is a folder; format npz needs a file"):
         fetch_dataset(ev.spec(f"file://{tmp_path}").dataset, tmp_path)
+
+
+TOKENS = [TensorInfo("input_ids", "int64", (-1, -1)), TensorInfo("attention_mask", "int64", (-1, -1))]
+WORDPIECE = {"tokenizer": "minilm-wordpiece", "maxLength": 16}
+
+
+def test_text_is_tokenized_per_batch_by_the_template_tokenizer(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"body": "a very long sentence about nothing at all really", "topic": "b"}\n'
+                    '{"body": "short", "topic": "a"}\n{"body": "mid sized text", "topic": "b"}\n')
+    dataset_spec = ev.spec(f"file://{path}", "text", textColumn="body", labelColumn="topic").dataset
+    with open_dataset(dataset_spec, path, TOKENS, tmp_path, WORDPIECE) as data:
+        batches = list(data.batches(2))
+    assert data.count == 3 and data.class_names == ["a", "b"]
+    assert [b.labels.tolist() for b in batches] == [[1, 0], [1]]
+    first = batches[0].inputs
+    assert first["input_ids"].shape == first["attention_mask"].shape == (2, 11)  # padded to the longest
+    assert first["attention_mask"][1].tolist() == [1, 1, 1] + [0] * 8
+    assert batches[1].inputs["input_ids"].shape == (1, 5)
+
+
+def test_text_needs_token_inputs_and_a_tokenizer(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text("text,label\nhello,0\n")
+    with pytest.raises(EvaluationError, match="feeds inputs input_ids \\(and attention_mask\\); the model takes input"):
+        _read(path, "text", FEATURES)
+    dataset_spec = ev.spec(f"file://{path}", "text").dataset
+    with pytest.raises(EvaluationError, match="template names a tokenizer"):
+        open_dataset(dataset_spec, path, TOKENS, tmp_path, {"tokenizer": "ids"})

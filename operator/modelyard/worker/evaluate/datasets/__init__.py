@@ -1,4 +1,4 @@
-"""Evaluation datasets (npz, imagefolder, csv), streamed in batches."""
+"""Evaluation datasets (npz, imagefolder, csv, text), streamed in batches."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ def open_dataset(spec: DatasetSpec, path: Path, inputs: list[TensorInfo], workdi
         from modelyard.worker.evaluate.datasets.tabular import CsvDataset
 
         return CsvDataset(path, inputs, spec.label_column, where)
+    if spec.format == "text":
+        from modelyard.worker.evaluate.datasets.text import TextDataset
+
+        return TextDataset(path, inputs, spec.text_column, spec.label_column, preprocessing or {}, where)
     from modelyard.worker.evaluate.datasets.imagefolder import ImageFolderDataset
     from modelyard.worker.evaluate.datasets.preprocessing import image_preprocessing
 

@@ -25,17 +25,13 @@ class DataError(Exception):
 
 
 def _labels(raw: list[str] | np.ndarray) -> tuple[np.ndarray, list[str]]:
-    """Class indices; string labels map to sorted order (as evaluation's csv reader does)."""
-    values = np.asarray(raw)
+    """Class indices; string labels map to sorted order (as evaluation's readers do)."""
+    from modelyard.worker.text import TextDataError, label_indices
+
     try:
-        numeric = values.astype(np.float64)
-    except ValueError:
-        names = sorted(set(values.tolist()))
-        return np.array([names.index(v) for v in values.tolist()], dtype=np.int64), names
-    if not np.all(numeric == np.round(numeric)) or numeric.min() < 0:
-        raise DataError("labels must be class indices 0..N-1 or class names")
-    ints = numeric.astype(np.int64)
-    return ints, [str(i) for i in range(int(ints.max()) + 1)]
+        return label_indices([str(v) for v in np.asarray(raw).tolist()], "input")
+    except TextDataError:
+        raise DataError("labels must be class indices 0..N-1 or class names") from None
 
 
 def read_table(path: Path, fmt: str, label_column: str, where: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -72,16 +68,23 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np
     return x[order[held:]], y[order[held:]], x[order[:held]], y[order[:held]]
 
 
-def fit(model: Any, config: TrainConfig, x: np.ndarray, y: np.ndarray, vx: np.ndarray, vy: np.ndarray) -> None:
+Arrays = np.ndarray | tuple[np.ndarray, ...]
+
+
+def fit(model: Any, config: TrainConfig, x: Arrays, y: np.ndarray, vx: Arrays, vy: np.ndarray,
+        select: Callable[[tuple[Any, ...], Any], tuple[Any, ...]] | None = None) -> None:
     """Train `model` by cross-entropy with the job's optimiser settings: one metrics line and
-    one checkpoint per epoch, resuming from `config.resume_from`; writes model.safetensors."""
+    one checkpoint per epoch, resuming from `config.resume_from`; writes model.safetensors.
+    `x` is the model's one input or a tuple of its inputs; `select(inputs, index)` picks a batch
+    (default: the rows at `index`)."""
     import torch
     from safetensors.torch import save_file
     from torch import nn
 
     hp = config.hyperparameters
-    make = torch.optim.Adam if hp["optimizer"] == "adam" else torch.optim.SGD
-    optimiser = make(model.parameters(), lr=float(hp["learningRate"]), weight_decay=float(hp.get("weightDecay", 0.0)))
+    make = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[hp["optimizer"]]
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimiser = make(trainable, lr=float(hp["learningRate"]), weight_decay=float(hp.get("weightDecay", 0.0)))
     epochs, batch = int(hp["epochs"]), int(hp["batchSize"])
     start = 0
     checkpoint = config.resume_from
@@ -91,25 +94,28 @@ def fit(model: Any, config: TrainConfig, x: np.ndarray, y: np.ndarray, vx: np.nd
         optimiser.load_state_dict(state["optimiser"])
         start = int(state["epoch"])
         print(f"resuming from epoch {start} ({checkpoint.name})", file=sys.stderr)
-    features, labels = torch.from_numpy(x), torch.from_numpy(y)
-    val_features, val_labels = torch.from_numpy(vx), torch.from_numpy(vy)
+    features = tuple(torch.from_numpy(a) for a in (x if isinstance(x, tuple) else (x,)))
+    val_features = tuple(torch.from_numpy(a) for a in (vx if isinstance(vx, tuple) else (vx,)))
+    labels, val_labels = torch.from_numpy(y), torch.from_numpy(vy)
+    pick = select or (lambda arrays, index: tuple(a[index] for a in arrays))
     generator = torch.Generator().manual_seed(int(hp["seed"]))
     metrics = Metrics(config, total=epochs)
     try:
         for epoch in range(start, epochs):
             model.train()
-            order = torch.randperm(len(features), generator=generator)
+            order = torch.randperm(len(labels), generator=generator)
             total = 0.0
             for begin in range(0, len(order), batch):
                 index = order[begin:begin + batch]
                 optimiser.zero_grad()
-                loss = nn.functional.cross_entropy(model(features[index]), labels[index])
+                loss = nn.functional.cross_entropy(model(*pick(features, index)), labels[index])
                 loss.backward()
                 optimiser.step()
                 total += loss.item() * len(index)
             model.eval()
             with torch.no_grad():
-                logits = model(val_features)
+                logits = torch.cat([model(*pick(val_features, torch.arange(b, min(b + batch, len(val_labels)))))
+                                    for b in range(0, len(val_labels), batch)])
                 val_loss = float(nn.functional.cross_entropy(logits, val_labels))
                 accuracy = float((logits.argmax(1) == val_labels).float().mean())
             metrics.log(epoch + 1, loss=total / len(order), valLoss=val_loss, valAccuracy=accuracy)

@@ -1,0 +1,44 @@
+"""Small labelled datasets the tests train and evaluate on (built in the test, nothing fetched)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+TOPICS = {
+    "cooking": (["chef", "recipe", "oven", "garlic", "pasta", "soup", "dough", "sauce"],
+                ["simmered", "baked", "seasoned", "chopped", "stirred", "roasted"]),
+    "sport": (["striker", "goalkeeper", "referee", "team", "league", "coach", "match", "stadium"],
+              ["scored", "defended", "trained", "won", "lost", "tackled"]),
+    "weather": (["storm", "rain", "forecast", "wind", "snow", "cloud", "heatwave", "fog"],
+                ["arrived", "cleared", "lingered", "swept", "cooled", "fell"]),
+}
+FRAMES = ["the {n} {v} all {t}", "yesterday a {n} {v} near the {m}", "why the {n} {v} before the {m} {t}",
+          "our {n} {v} quickly", "nobody expected the {n} that {v} this {t}"]
+TIMES = ["morning", "evening", "week", "weekend", "night"]
+
+
+def topic_texts(count: int, seed: int) -> list[tuple[str, str]]:
+    """(text, topic) pairs: short sentences built from each topic's nouns and verbs."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(count):
+        topic = sorted(TOPICS)[i % len(TOPICS)]
+        nouns, verbs = TOPICS[topic]
+        frame = rng.choice(FRAMES)
+        rows.append((frame.format(n=rng.choice(nouns), v=rng.choice(verbs), m=rng.choice(nouns), t=rng.choice(TIMES)), topic))
+    return rows
+
+
+def write_texts(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """As csv (text,label) or, for a .jsonl path, one {"text", "label"} object per line."""
+    if path.suffix == ".jsonl":
+        path.write_text("".join(json.dumps({"text": t, "label": label}) + "\n" for t, label in rows))
+        return path
+    with path.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path
