@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     /etc/modelyard/ca; like the credentials Secret, it is looked up in each Job's namespace."""
     store_ca_key: str = "ca.crt"
     """Key of the PEM bundle in that ConfigMap."""
+    tensorboard_servers: bool = True
+    """Run a TensorBoard Deployment and Service for each TrainingJob that asks for one (local
+    mode serves the same files with `modelyard local tensorboard` instead)."""
     s3: S3Settings = Field(default_factory=S3Settings)
     """S3 client settings passed on to workers."""
     jobs: JobDefaults = Field(default_factory=JobDefaults)

@@ -101,6 +101,16 @@ plus worker.namespaces in cluster-wide mode. */}}
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
+{{- if .Values.tensorboard.enabled }}
+# A TrainingJob's TensorBoard server: created while it runs, deleted after its ttlSeconds
+# (get: a 409 on create is ours only when the existing one's owner is the job).
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [get, create, delete]
+- apiGroups: [""]
+  resources: [services]
+  verbs: [get, create, delete]
+{{- end }}
 # Events on the four kinds (the operator's and Kopf's); Warning events of worker Jobs and
 # pods are read to say why a worker does not start (FailedCreate, FailedMount).
 - apiGroups: [""]

@@ -8,6 +8,7 @@ hyperparameters are checked against the algorithm's typed parameters before anyt
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, WithJsonSchema
@@ -259,6 +260,21 @@ class TrainingFailure(ApiModel):
     """The training container's exit code, when it ran."""
 
 
+class TensorBoardStatus(ApiModel):
+    """The job's TensorBoard server."""
+
+    model_config = {"strict": False}  # a status as stored: timestamps are strings
+
+    phase: Literal["Running", "Expired"]
+    """Running (its Deployment and Service exist) or Expired (removed after ttlSeconds)."""
+    url: Annotated[str, Field(max_length=512)] | None = None
+    """In-cluster URL of its Service (`kubectl port-forward svc/NAME 6006:80` to open it)."""
+    service: NameText | None = None
+    """Its Service (and Deployment)."""
+    expires_at: datetime | None = None
+    """When it is removed: ttlSeconds after the job finished."""
+
+
 class TrainingJobStatus(WorkStatus):
     """Observed state of a TrainingJob."""
 
@@ -284,6 +300,8 @@ class TrainingJobStatus(WorkStatus):
     """Folder of the training report (report.html, curves.png)."""
     tensorboard_logdir: Annotated[str, Field(max_length=2048)] | None = None
     """The stored TensorBoard event files."""
+    tensorboard: TensorBoardStatus | None = None
+    """The TensorBoard server the operator runs for the job (spec.tensorboard.enabled)."""
     output_model: NameText | None = None
     """The Model the trained version goes to."""
     output_version: ShortText | None = None

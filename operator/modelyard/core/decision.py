@@ -37,6 +37,14 @@ class ChildPatch:
     body: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class ChildRef:
+    """A child to delete (a TensorBoard server past its TTL)."""
+
+    kind: str
+    name: str
+
+
 @dataclass
 class Decision:
     """The outcome of one reconcile of one object."""
@@ -52,6 +60,8 @@ class Decision:
     """Status changes of other objects."""
     patches: list[ChildPatch] = field(default_factory=list)
     """Changes to child Jobs."""
+    deletes: list[ChildRef] = field(default_factory=list)
+    """Children to delete (gone already is fine)."""
 
     @property
     def terminal(self) -> bool:

@@ -25,8 +25,10 @@ from modelyard.core.jobstate import JobObservation
 from modelyard.core.modelversion import TRAINED_BY
 from modelyard.core.semver import SemVer
 from modelyard.core.status import StatusBuilder
+from modelyard.core.tensorboard import with_tensorboard
 from modelyard.core.trainingspec import resolve_spec
 from modelyard.workloads.jobs import build_training_job
+from modelyard.workloads.tensorboard import build_tensorboard, tensorboard_name, tensorboard_url
 from modelyard.workloads.naming import job_name
 from modelyard.worker.train.sdk import PROGRESS_PREFIX
 from modelyard.workloads.profiles import HardwareProfile
@@ -255,7 +257,26 @@ def decide_training(
     settings: Settings,
     now: datetime,
 ) -> Decision:
-    """The next step for `job` given what was read."""
+    """The next step for `job` given what was read, its TensorBoard server's included."""
+    decision = _decide(job, related, observed, profiles, settings, now)
+    resolved, errors = resolve_spec(job, related.template)
+    board = None if errors else TrainingFields.model_validate(resolved).tensorboard
+    model = related.model
+    if settings.tensorboard_servers and board is not None and model is not None:
+        previous = job.status.tensorboard.to_dict() if job.status and job.status.tensorboard else None
+        with_tensorboard(decision, previous, board, tensorboard_name(job), tensorboard_url(job),
+                         lambda: build_tensorboard(job, model, profiles, settings), now)
+    return decision
+
+
+def _decide(
+    job: TrainingJob,
+    related: Related,
+    observed: JobObservation,
+    profiles: dict[str, HardwareProfile],
+    settings: Settings,
+    now: datetime,
+) -> Decision:
     status = StatusBuilder(job, now)
     phase = job.status.phase if job.status else None
     if phase == "Succeeded" and observed.result and related.model is not None:

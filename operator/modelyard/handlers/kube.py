@@ -57,6 +57,7 @@ class Kube:
         self.custom = client.CustomObjectsApi(api_client)
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
+        self.apps = client.AppsV1Api(api_client)
 
     @staticmethod
     def _raw(response: Any) -> dict[str, Any]:
@@ -151,6 +152,9 @@ class Kube:
         try:
             if manifest["kind"] == "Job":
                 _discard(self.batch.create_namespaced_job(namespace, manifest, _preload_content=False))
+            elif manifest["kind"] in self._builtin_writers():
+                create = self._builtin_writers()[manifest["kind"]][0]
+                _discard(create(namespace, manifest, _preload_content=False))
             else:
                 plural = KINDS[manifest["kind"]].info.plural
                 _discard(self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, manifest, _preload_content=False))
@@ -168,6 +172,8 @@ class Kube:
         if manifest["kind"] == "Job":
             existing = self.get_job(meta["namespace"], meta["name"])
             existing_meta = (existing or {}).get("metadata") or {}
+        elif manifest["kind"] in self._builtin_writers():
+            existing_meta = self._builtin_metadata(manifest["kind"], meta["namespace"], meta["name"])
         else:
             found = self.get(manifest["kind"], meta["namespace"], meta["name"])
             existing_meta = found.metadata.model_dump(by_alias=True) if found is not None else {}
@@ -177,6 +183,33 @@ class Kube:
         if not owners & theirs:
             raise ForeignChild(f"{manifest['kind']} {meta['name']} exists but belongs to an earlier object of the "
                                "same name; waiting for the garbage collector to delete it")
+
+    def _builtin_writers(self) -> dict[str, tuple[Any, Any, Any]]:
+        """Built-in kinds a Modelyard object owns besides Jobs: (create, read, delete)."""
+        return {
+            "Deployment": (self.apps.create_namespaced_deployment, self.apps.read_namespaced_deployment,
+                           self.apps.delete_namespaced_deployment),
+            "Service": (self.core.create_namespaced_service, self.core.read_namespaced_service,
+                        self.core.delete_namespaced_service),
+        }
+
+    def _builtin_metadata(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        read = self._builtin_writers()[kind][1]
+        try:
+            return self._raw(read(name, namespace, _preload_content=False)).get("metadata") or {}
+        except ApiException as error:
+            if _missing(error):
+                return {}
+            raise
+
+    def delete_child(self, kind: str, namespace: str, name: str) -> None:
+        """Delete an owned Deployment or Service (its pods go with it); gone already is fine."""
+        delete = self._builtin_writers()[kind][2]
+        try:
+            _discard(delete(name, namespace, propagation_policy="Background", _preload_content=False))
+        except ApiException as error:
+            if not _missing(error):
+                raise
 
     def set_finalizers(self, kind: str, namespace: str, name: str, finalizers: list[str]) -> None:
         """Replace metadata.finalizers (a merge patch: no resourceVersion needed)."""

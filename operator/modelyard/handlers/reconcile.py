@@ -200,7 +200,8 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
     previous = obj.status.to_dict() if obj.status else {}
     key = (obj.kind, obj.namespace, obj.name, obj.metadata.uid)
     written = ctx.written.get(key)
-    if not decision.create and not decision.updates and written is not None and same_status(decision.status, written):
+    if (not decision.create and not decision.updates and not decision.deletes and written is not None
+            and same_status(decision.status, written)):
         # The body predates our own last write (the watch has not delivered it yet): that
         # write, and its events, already carried this decision.
         return decision
@@ -354,6 +355,8 @@ def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> D
     current = _current(ctx, job, decision, fresh)
     if current is not None:
         return reconcile_training(ctx, current, fresh=True)
+    if decision.requeue_after is not None and ctx.rechecks is not None:
+        ctx.rechecks.after(decision.requeue_after, "TrainingJob", ns, job.name)  # e.g. its TensorBoard's expiry
     return _apply(ctx, job, decision)
 
 

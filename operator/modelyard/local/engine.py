@@ -84,6 +84,8 @@ class LocalMode:
         settings = settings or Settings()
         if not settings.store_uri:
             settings = settings.model_copy(update={"store_uri": (self.home / "store").as_uri()})
+        # no cluster to run a TensorBoard Deployment on: `modelyard local tensorboard` serves the files
+        settings = settings.model_copy(update={"tensorboard_servers": False})
         self.settings = settings
         self.reporter = reporter or Reporter()
         self._noted: set[str] = set()

@@ -150,6 +150,9 @@ class LocalCluster:
         body["metadata"]["finalizers"] = finalizers
         self.write(body)
 
+    def delete_child(self, kind: str, namespace: str, name: str) -> None:
+        self.delete(kind, namespace, name)
+
     def delete(self, kind: str, namespace: str, name: str) -> None:
         body = self.read(kind, namespace, name)
         if body is None:

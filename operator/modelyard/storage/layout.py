@@ -24,6 +24,11 @@ MANIFEST = "manifest.json"
 RESULT = "result.json"
 
 
+def training_prefix(namespace: str, model: str, job: str) -> str:
+    """Where a TrainingJob's artifacts live (checkpoints, TensorBoard files, metrics, report)."""
+    return f"{namespace}/{model}/trainings/{job}"
+
+
 def version_prefix(namespace: str, model: str, version: str) -> str:
     """Where a version lives, relative to the store root."""
     return f"{namespace}/{model}/{version}"

@@ -37,7 +37,10 @@ NEEDED = {
     ("", "events", "create"),
 }
 FORBIDDEN_RESOURCES = {"secrets", "configmaps", "serviceaccounts", "roles", "rolebindings", "clusterroles",
-                       "clusterrolebindings", "pods/exec", "nodes", "deployments"}
+                       "clusterrolebindings", "pods/exec", "nodes"}
+TENSORBOARD = {(group, resource, verb) for group, resource in (("apps", "deployments"), ("", "services"))
+               for verb in ("get", "create", "delete")}
+"""A TrainingJob's TensorBoard server (chart value tensorboard.enabled)."""
 
 
 def grants(rules: list[dict]) -> set[tuple[str, str, str]]:
@@ -62,6 +65,19 @@ def test_no_wildcards_and_no_access_to_secrets_or_rbac(values):
             assert "*" not in (group, resource, verb), role["metadata"]["name"]
             assert resource not in FORBIDDEN_RESOURCES, f"{role['metadata']['name']} grants {verb} {resource}"
             assert verb not in ("escalate", "bind", "impersonate", "deletecollection", "update") or resource.endswith("/finalizers")
+            if resource in ("deployments", "services"):
+                assert (group, resource, verb) in TENSORBOARD, f"{role['metadata']['name']} grants {verb} {resource}"
+
+
+def test_tensorboard_servers_are_the_only_deployments_and_services_and_can_be_turned_off():
+    have = {g for r in bound_roles(helm.render(), f"{helm.RELEASE}-operator") for g in grants(r["rules"])}
+    assert TENSORBOARD <= have
+    objects = helm.render(sets=("tensorboard.enabled=false",))
+    have = {g for r in bound_roles(objects, f"{helm.RELEASE}-operator") for g in grants(r["rules"])}
+    assert not {(g, r, v) for g, r, v in have if r in ("deployments", "services")}
+    deployment = helm.one(objects, "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MODELYARD_TENSORBOARD_SERVERS"] == "false"
 
 
 def test_cluster_wide_mode_grants_what_the_operator_calls_cluster_wide():

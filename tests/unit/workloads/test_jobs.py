@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from modelyard.api.validation import parse_manifest
+from modelyard.api.validation import parse_manifest, parse_object
 from modelyard.config import Settings
 from modelyard.workloads.jobs import (
     NoStoreConfigured,
@@ -198,3 +198,29 @@ def test_the_training_job_runs_the_algorithm_image_for_its_hardware_with_the_pla
     assert json.loads(env["MODELYARD_TRAINING_PLAN"]["value"])["hardware"] == "gpu"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert manifest["metadata"]["ownerReferences"][0]["uid"] == "j"
+
+
+def test_tensorboard_server_reads_the_job_event_files_with_the_store_secret_never_in_arguments():
+    from modelyard.workloads.tensorboard import build_tensorboard
+
+    job = parse_object({**builders.training_job(tensorboard={"enabled": True}),
+                        "metadata": {"name": "digits-train", "namespace": "ml", "uid": "job-uid"}})
+    model = parse_object({**builders.model(), "metadata": {"name": "classifier", "namespace": "ml"}})
+    deployment, service = build_tensorboard(job, model, default_profiles(), Settings(store_uri="s3://models", store_secret_name="s3-creds"))
+    assert deployment["kind"] == "Deployment" and service["kind"] == "Service"
+    for obj in (deployment, service):
+        assert obj["metadata"]["name"] == "tensorboard-digits-train"
+        assert obj["metadata"]["ownerReferences"][0]["uid"] == "job-uid"
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["python", "-m", "modelyard.worker.tensorboard"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["MODELYARD_TENSORBOARD_PREFIX"]["value"] == "ml/classifier/trainings/digits-train/tensorboard"
+    assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"] == "s3-creds"
+    assert "MODELYARD_OBJECT" not in env
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True and pod["automountServiceAccountToken"] is False
+    assert pod["restartPolicy"] == "Always"
+    assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    for obj in (deployment, service):
+        assert_valid(obj)

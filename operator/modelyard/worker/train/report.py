@@ -16,10 +16,6 @@ CURVES = "curves.png"
 RESERVED = ("step", "total", "time", "epoch")
 
 
-def training_prefix(namespace: str, model: str, job: str) -> str:
-    return f"{namespace}/{model}/trainings/{job}"
-
-
 def goal(name: str, declared: dict[str, str]) -> str:
     """A declared metric's goal; an undeclared one is minimised when it looks like a loss or
     error, else maximised (accuracy, f1, auc)."""

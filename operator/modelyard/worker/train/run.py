@@ -22,7 +22,8 @@ from modelyard.worker.source import redact
 from modelyard.worker.train import sdk
 from modelyard.worker.train.follow import Run, run_code
 from modelyard.worker.train.inputs import fetch_input
-from modelyard.worker.train.report import summarise, training_prefix, write_report
+from modelyard.storage.layout import training_prefix
+from modelyard.worker.train.report import summarise, write_report
 
 log = logging.getLogger("modelyard.worker")
 
