@@ -129,3 +129,33 @@ def test_a_running_training_job_reports_progress_and_is_suspended_and_resumed_by
     wait_until("a new pod runs the resumed Job", lambda: pods() and pods()[0] != first, timeout=60)
     assert ns.wait_phase("trainingjobs", "pausable", "Running", timeout=60)["phase"] == "Running"
     assert ns.get("job", "train-pausable")["spec"]["suspend"] is False
+
+
+def test_a_training_job_tensorboard_server_is_created_owned_and_garbage_collected(ns: Namespace, tmp_path: Path):
+    """The operator, held to the chart's RBAC, creates the Deployment and Service; the real
+    garbage collector removes them with the TrainingJob."""
+    data = tmp_path / "train.npz"
+    import numpy as np
+
+    np.savez(data, x=np.zeros((4, 2), dtype=np.float32), y=np.zeros(4, dtype=np.int64))
+    algorithm = {"apiVersion": "modelyard.dev/v1alpha1", "kind": "Algorithm", "metadata": {"name": "blocker"},
+                 "spec": {"command": ["python", "-c", BLOCKING], "inputs": [{"name": "train", "formats": ["npz"]}],
+                          "output": {"format": "onnx"}, "metrics": [{"name": "loss"}]}}
+    job = builders.training_job("boarded", algorithmRef={"kind": "Algorithm", "name": "blocker"}, hyperparameters={},
+                                inputs=[{"name": "train", "uri": data.as_uri()}], maxRuntimeSeconds=600,
+                                tensorboard={"enabled": True, "ttlSeconds": 600})
+    ns.apply(builders.model(), algorithm, job)
+    status = ns.wait_status("trainingjobs", "boarded", "tensorboard running",
+                            lambda s: (s.get("tensorboard") or {}).get("phase") == "Running", timeout=120)
+    assert status["tensorboard"]["url"] == f"http://tensorboard-boarded.{ns.name}.svc:80/"
+    uid = ns.read("trainingjobs", "boarded")["metadata"]["uid"]
+    deployment, service = ns.get("deployment", "tensorboard-boarded"), ns.get("service", "tensorboard-boarded")
+    for obj in (deployment, service):
+        assert obj["metadata"]["ownerReferences"][0]["uid"] == uid
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MODELYARD_TENSORBOARD_PREFIX"]["value"] == f"{ns.name}/classifier/trainings/boarded/tensorboard"
+    assert service["spec"]["clusterIP"]  # the real API server allocated it
+    ns.kubectl("delete", "trainingjob", "boarded", "--wait=false")
+    wait_until("the garbage collector deletes the TensorBoard Deployment and Service",
+               lambda: ns.get("deployment", "tensorboard-boarded") is None and ns.get("service", "tensorboard-boarded") is None,
+               timeout=90)

@@ -26,10 +26,11 @@ def test_every_builtin_architecture_builds_with_defaults():
     for name in catalog.templates:
         resolved = catalog.get(name).resolve({})
         module = resolved.build_module().eval()
-        spec = resolved.signature.inputs[0]
-        shape = [2 if d == -1 else d for d in spec.shape]
-        example = torch.zeros(shape, dtype=torch.int64) if spec.dtype == "int64" else torch.randn(shape)
-        assert list(module(example).shape) == [2, resolved.signature.outputs[0].shape[1]]
+        examples = []
+        for spec in resolved.signature.inputs:
+            shape = [2 if d == -1 else d for d in spec.shape]
+            examples.append(torch.ones(shape, dtype=torch.int64) if spec.dtype == "int64" else torch.randn(shape))
+        assert list(module(*examples).shape) == [2, resolved.signature.outputs[0].shape[1]], name
 
 
 def test_unknown_template_lists_the_available_ones():

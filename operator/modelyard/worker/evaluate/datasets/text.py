@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-import numpy as np
 
 from modelyard.worker.evaluate.datasets.base import Batch, Dataset
 from modelyard.worker.evaluate.errors import dataset_mismatch
