@@ -126,6 +126,13 @@ def test_templates_chains_and_suspension(data: Path, tmp_path: Path, capsys: pyt
     assert set(metrics) == {"loss", "valLoss", "valAccuracy"} and metrics["valAccuracy"]["final"] is not None
     code, tree, _ = run(capsys, "local", "lineage", "toy", "--home", str(home))
     assert "trained by second (ClusterAlgorithm/tabular-mlp) on train: train.npz" in tree and "after first" in tree
+    # a warm start: the same data, seed and epochs, begun from first's weights
+    first_curve = Path(jobs["first"]["status"]["curvesUri"].removeprefix("file://")).read_text().splitlines()
+    assert json.loads(curves[0])["loss"] < json.loads(first_curve[0])["loss"]
+    wider = training("wider", uri, basedOn={"name": "first"}, hyperparameters={"epochs": 1, "hidden": 16})
+    code, out = apply(capsys, home, manifests, [wider])
+    failure = items(capsys, home, "trainingjobs")["wider"]["status"]["failure"]
+    assert failure["reason"] == "BadInputData" and "spec.basedOn: the base version's weights do not fit" in failure["message"]
 
 
 @pytest.fixture(scope="module")

@@ -350,6 +350,10 @@ def _decide(
         message = "suspended before it started; set spec.suspend to false to run it"
         return Decision(status=_suspended(status, message))
     plan = training_plan(job, fields, algorithm, values, inputs, version)
+    base = related.base
+    if base is not None and base.status and base.status.output_model and base.status.output_version:
+        # a warm start: the worker hands the base version's weights to the code (initialWeights)
+        plan["basedOn"] = {"job": base.name, "model": base.status.output_model, "version": base.status.output_version}
     decision = follow_job(job, observed, name, "training", lambda: build_training_job(job, plan, fields, model, profiles, settings), status)
     if decision is not None:
         if decision.status.get("phase") == "Failed":

@@ -72,9 +72,12 @@ def test_missing_template_algorithm_model_and_base_are_awaited():
 
 
 def test_a_job_based_on_another_is_the_next_training_version():
-    first = parse_object({**builders.training_job("first"), "status": {"phase": "Succeeded", "trainingVersion": 2}})
+    first = parse_object({**builders.training_job("first"), "status": {
+        "phase": "Succeeded", "trainingVersion": 2, "outputModel": "classifier", "outputVersion": "1.1.0"}})
     decision = decide(builders.training_job(basedOn={"name": "first"}), base=first)
     assert decision.status["trainingVersion"] == 3 and decision.create
+    env = {e["name"]: e.get("value") for e in decision.create[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert json.loads(env["MODELYARD_TRAINING_PLAN"])["basedOn"] == {"job": "first", "model": "classifier", "version": "1.1.0"}
 
 
 def test_inputs_are_checked_against_the_algorithm():

@@ -22,7 +22,7 @@ from modelyard.worker.source import redact
 from modelyard.worker.train import sdk
 from modelyard.worker.train.follow import Run, run_code
 from modelyard.worker.train.inputs import fetch_input
-from modelyard.storage.layout import training_prefix
+from modelyard.storage.layout import download_version, training_prefix, version_prefix
 from modelyard.worker.train.report import summarise, write_report
 
 log = logging.getLogger("modelyard.worker")
@@ -87,6 +87,20 @@ def _restore(store: Store, prefix: str, folder: Path) -> Path | None:
     target = folder / sdk.CHECKPOINT
     target.write_bytes(store.get_bytes(key))
     return target
+
+
+def _base_weights(job: TrainJob, base: dict[str, Any] | None, folder: Path) -> Path | None:
+    """The weights file of the version a `basedOn` job registered (checked against its
+    manifest), or None when the base stored none the code could start from."""
+    if not base:
+        return None
+    _, digest = download_version(job.store, version_prefix(job.namespace, base["model"], base["version"]), folder)
+    found = sorted(p for p in folder.rglob("*") if p.suffix == ".safetensors")
+    if not found:
+        log.info("basedOn %s: its version %s has no safetensors weights; training from scratch", base["job"], base["version"])
+        return None
+    log.info("warm start from %s %s (%s, %s)", base["model"], base["version"], found[0].name, digest)
+    return found[0]
 
 
 def _progress(record: dict[str, Any], started: float) -> dict[str, Any]:
@@ -166,6 +180,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
     resume = _restore(job.store, prefix, folders["checkpoints"]) if plan.get("checkpoints") else None
+    initial = _base_weights(job, plan.get("basedOn"), work / "base") if not resume else None
     config = {
         "hyperparameters": plan.get("hyperparameters") or {},
         "inputs": staged,
@@ -174,6 +189,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
         "metricsFile": str(work / "metrics.jsonl"),
         "tensorboardDir": str(folders["tensorboard"]) if plan.get("tensorboard") else None,
         "resumeFrom": str(resume) if resume else None,
+        "initialWeights": str(initial) if initial else None,
     }
     config_path = work / "train-config.json"
     config_path.write_text(json.dumps(config, indent=2))

@@ -4,7 +4,9 @@ model it leaves. The presets use it; custom code may (or may write the same file
 The contract, for code in any language:
 - `$MODELYARD_TRAIN_CONFIG` names a JSON file: `hyperparameters` (typed values), `inputs`
   (name -> {path, format}), `outputDir`, `checkpointDir`, `metricsFile`, `tensorboardDir` and
-  `resumeFrom` (a checkpoint file to continue from, or null).
+  `resumeFrom` (a checkpoint file to continue from, or null) and `initialWeights` (for a job
+  `basedOn` another: the base version's weights file, verified against its manifest, to start
+  from when there is no checkpoint; or null).
 - Each metrics line is one JSON object: `step`, optionally `total` (steps in the run), and the
   metric values, e.g. `{"step": 3, "total": 20, "loss": 0.41, "valAccuracy": 0.88}`.
 - The model goes to `outputDir`, with `model.json`: {"file": ..., "format": ...,
@@ -41,6 +43,7 @@ class TrainConfig:
     metrics_file: Path
     tensorboard_dir: Path | None
     resume_from: Path | None
+    initial_weights: Path | None = None
 
     def input(self, name: str) -> Path:
         return Path(self.inputs[name]["path"])
@@ -59,6 +62,7 @@ def load_config(path: str | None = None) -> TrainConfig:
         metrics_file=Path(body["metricsFile"]),
         tensorboard_dir=Path(body["tensorboardDir"]) if body.get("tensorboardDir") else None,
         resume_from=Path(body["resumeFrom"]) if body.get("resumeFrom") else None,
+        initial_weights=Path(body["initialWeights"]) if body.get("initialWeights") else None,
     )
 
 

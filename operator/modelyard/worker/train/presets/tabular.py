@@ -71,6 +71,21 @@ def _split(x: np.ndarray, y: np.ndarray, fraction: float, seed: int) -> tuple[np
 Arrays = np.ndarray | tuple[np.ndarray, ...]
 
 
+def warm_start(model: Any, weights: Path) -> None:
+    """Start from a base version's weights (a job `basedOn` another); weights of another shape
+    (more classes, other features) are bad input, said as such."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(weights))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        detail = str(error).splitlines()[1:3]
+        raise DataError(f"spec.basedOn: the base version's weights do not fit this job's model "
+                        f"({'; '.join(d.strip() for d in detail) or error}); train it without basedOn") from None
+    print(f"warm start from the base version's weights ({weights.name})", file=sys.stderr)
+
+
 def fit(model: Any, config: TrainConfig, x: Arrays, y: np.ndarray, vx: Arrays, vy: np.ndarray,
         select: Callable[[tuple[Any, ...], Any], tuple[Any, ...]] | None = None) -> None:
     """Train `model` by cross-entropy with the job's optimiser settings: one metrics line and
@@ -94,6 +109,8 @@ def fit(model: Any, config: TrainConfig, x: Arrays, y: np.ndarray, vx: Arrays, v
         optimiser.load_state_dict(state["optimiser"])
         start = int(state["epoch"])
         print(f"resuming from epoch {start} ({checkpoint.name})", file=sys.stderr)
+    elif config.initial_weights is not None:
+        warm_start(model, config.initial_weights)
     features = tuple(torch.from_numpy(a) for a in (x if isinstance(x, tuple) else (x,)))
     val_features = tuple(torch.from_numpy(a) for a in (vx if isinstance(vx, tuple) else (vx,)))
     labels, val_labels = torch.from_numpy(y), torch.from_numpy(vy)
