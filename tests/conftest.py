@@ -18,4 +18,4 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(getattr(pytest.mark, tier))
 
 
-pytest_plugins = ["tests.support.s3server"]
+pytest_plugins = ["tests.support.s3server", "tests.support.rgw"]

@@ -113,3 +113,15 @@ def worker_pod(message: str | None = None, exit_code: int = 0, init: dict[str, A
     if init is not None:
         status["initContainerStatuses"] = [init]
     return {"metadata": {"name": "pod", "creationTimestamp": "2026-11-22T10:00:01Z"}, "status": status}
+
+
+def import_job(tmp_path: Any, store: Any, **changes: Any) -> Any:
+    """An ImportJob of `model_version(**changes)` into `store`, with its work folder under tmp_path."""
+    from modelyard.api.modelversion import ModelVersionSpec
+    from modelyard.worker.importer import ImportJob
+
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    spec = ModelVersionSpec.model_validate(model_version(**changes)["spec"])
+    return ImportJob(namespace="default", name="classifier-1-0-0", spec=spec, store=store, workdir=work,
+                     image_root=tmp_path / "image")

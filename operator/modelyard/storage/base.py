@@ -94,8 +94,9 @@ class Store(ABC):
     uri: str
 
     @abstractmethod
-    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None) -> PutResult:
-        """Stream `stream` into `key`, hashing on the way; the object appears only when complete."""
+    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None, size: int | None = None) -> PutResult:
+        """Stream `stream` into `key`, hashing on the way; the object appears only when complete.
+        `size`, when the source tells it, lets a store cut the upload to fit any size."""
 
     @abstractmethod
     @contextmanager

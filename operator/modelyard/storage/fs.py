@@ -25,7 +25,7 @@ class FileStore(Store):
             raise StoreError("InvalidKey", f"{key!r} escapes the store root {self.root}")
         return path
 
-    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None) -> PutResult:
+    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None, size: int | None = None) -> PutResult:
         target = self._path(key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

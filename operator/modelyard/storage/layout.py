@@ -190,10 +190,10 @@ class VersionWriter:
     def key(self, path: str) -> str:
         return f"{self.prefix}/{path}"
 
-    def put_file(self, path: str, stream: BinaryIO, progress: Progress | None = None) -> FileEntry:
+    def put_file(self, path: str, stream: BinaryIO, progress: Progress | None = None, size: int | None = None) -> FileEntry:
         if self.existing is not None:
             raise StoreError("AlreadyExists", f"{self.store.describe(self.prefix)}/ is a complete version; it is never written again")
-        result = self.store.put(self.key(path), stream, progress)
+        result = self.store.put(self.key(path), stream, progress, size)
         entry = FileEntry(path=path, size_bytes=result.size, sha256=result.sha256)
         self.written.append(entry)
         return entry

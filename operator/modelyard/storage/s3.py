@@ -1,9 +1,12 @@
 """The S3 store (AWS S3, MinIO, Ceph RGW, Huawei OBS) through boto3.
 
-Uploads are multipart with a bounded number of parts in flight, hashed as they stream, so
-memory stays about `part_size x (concurrency + 1)` whatever the object size. Downloads are a
-single streamed GET (several S3 servers re-read the whole object for every ranged GET), resumed
-with a Range request if the connection drops mid-way.
+Uploads are multipart with a bounded number of bytes in flight, hashed as they stream, so
+memory stays about `part_size x (concurrency + 1)` whatever the object size; parts grow with the
+object so that 10,000 of them reach its size (storage/parts.py). A retried upload first aborts
+the multipart uploads an earlier attempt left on the same key, so no orphaned parts stay behind.
+Downloads are a single streamed GET (measured against parallel ranged GETs on moto, s3rver and
+Ceph RGW by bench/storage.py: see docs/storage.md), resumed with a Range request if the
+connection drops mid-way.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modelyard.storage.base import CHUNK, HashingReader, Progress, PutResult, Store, StoreError, read_full
 from modelyard.storage.config import S3Settings
-from modelyard.storage.s3errors import translate
+from modelyard.storage.parts import ObjectTooLarge, PartPlan, plan_parts
+from modelyard.storage.s3errors import bare_forbidden, translate
 
 _RESUMABLE = (BotoCoreError, ConnectionError, OSError, urllib3.exceptions.HTTPError)
 
@@ -60,36 +64,55 @@ class S3Store(Store):
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _error(self, error: Exception, key: str, action: str) -> StoreError:
+        if bare_forbidden(error):
+            # A HEAD's 403 has no body: ask again with a GET, whose error body names the cause
+            # (a wrong key and a missing permission look the same otherwise).
+            error = self._why_forbidden(key) or error
         return translate(error, endpoint=self.endpoint, bucket=self.bucket, key=self._key(key), action=action)
 
-    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None) -> PutResult:
-        reader = HashingReader(stream, progress=progress)
-        size = self.settings.part_size
-        first = read_full(reader, size)
+    def _why_forbidden(self, key: str) -> ClientError | None:
         try:
-            if len(first) < size:
+            self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range="bytes=0-0")
+        except ClientError as error:
+            return None if bare_forbidden(error) else error
+        except BotoCoreError:
+            return None
+        return None
+
+    def put(self, key: str, stream: BinaryIO, progress: Progress | None = None, size: int | None = None) -> PutResult:
+        reader = HashingReader(stream, progress=progress)
+        try:
+            plan = plan_parts(size, self.settings.part_size, self.settings.concurrency)
+        except ObjectTooLarge as error:
+            raise StoreError("ObjectTooLarge", f"cannot write {self.describe(key)}: {error}") from None
+        first = read_full(reader, plan.size(1))
+        try:
+            if len(first) < plan.size(1):
                 self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=first)
             else:
-                self._multipart(key, first, reader)
+                self._multipart(key, first, reader, plan)
         except (ClientError, BotoCoreError) as error:
             raise self._error(error, key, "write") from None
         return reader.result()
 
-    def _multipart(self, key: str, first: bytes, reader: HashingReader) -> None:
+    def _multipart(self, key: str, first: bytes, reader: HashingReader, plan: PartPlan) -> None:
         full_key = self._key(key)
+        self._abort_stale(full_key)
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key)["UploadId"]
         parts: list[dict[str, Any]] = []
-        in_flight: deque[Future] = deque()
+        in_flight: deque[tuple[int, Future]] = deque()
+        concurrency = self.settings.concurrency
         try:
-            with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
                 number, data = 1, first
                 while data:
-                    in_flight.append(pool.submit(self._upload_part, full_key, upload_id, number, data))
-                    if len(in_flight) >= self.settings.concurrency:
-                        parts.append(in_flight.popleft().result())
+                    while not plan.may_add([n for n, _ in in_flight], len(data), concurrency):
+                        parts.append(in_flight.popleft()[1].result())
+                    in_flight.append((len(data), pool.submit(self._upload_part, full_key, upload_id, number, data)))
                     number += 1
-                    data = read_full(reader, self.settings.part_size)
-                parts.extend(f.result() for f in in_flight)
+                    data = b""  # the pool holds the part; drop ours before reading the next
+                    data = read_full(reader, plan.size(number))
+                parts.extend(f.result() for _, f in in_flight)
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
@@ -100,6 +123,14 @@ class S3Store(Store):
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
         return {"PartNumber": number, "ETag": reply["ETag"]}
+
+    def _abort_stale(self, key: str) -> None:
+        """Abort the multipart uploads an interrupted attempt left on `key`: their parts are
+        invisible but stored (and billed) until aborted."""
+        reply = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        for upload in reply.get("Uploads", []):
+            if upload["Key"] == key:
+                self._abort(key, upload["UploadId"])
 
     def _abort(self, key: str, upload_id: str) -> None:
         # Best effort: when the endpoint is gone, the bucket's lifecycle rule for incomplete
@@ -159,6 +190,11 @@ class _ResumingReader:
         self._body: Any = None
         self._size: int | None = None
         self._open()
+
+    @property
+    def size(self) -> int | None:
+        """The object's size, from the first GET."""
+        return self._size
 
     def _open(self) -> None:
         store = self._store

@@ -24,6 +24,15 @@ _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "
 _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
 
 
+def bare_forbidden(error: Exception) -> bool:
+    """A 403 without an error code: the answer to a HEAD, which has no body to say why."""
+    if not isinstance(error, ClientError):
+        return False
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 403 and code in ("", "403", "Forbidden")
+
+
 def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action: str) -> StoreError:
     """A StoreError for `error` raised while doing `action` on s3://bucket/key at endpoint."""
     where = f"s3://{bucket}/{key}" if key else f"s3://{bucket}"
@@ -37,7 +46,9 @@ def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action:
             return StoreError("NotFound", f"cannot {action} {at}: no such object")
         if code in _CREDENTIALS:
             return StoreError("InvalidCredentials", f"cannot {action} {at}: the store rejected the credentials ({code}); check the secret referenced by storage.secretRef or the workload identity")
-        if code in ("AccessDenied", "AllAccessDisabled", "403") or status == 403:
+        if bare_forbidden(error):
+            return StoreError("AccessDenied", f"cannot {action} {at}: forbidden (HTTP 403, no reason given): either the credentials are wrong (check the secret referenced by storage.secretRef) or they lack permission for this bucket/key")
+        if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
             return StoreError("AccessDenied", f"cannot {action} {at}: access denied; the credentials in use lack permission for this bucket/key")
         if code in _THROTTLED:
             return StoreError("Throttled", f"cannot {action} {at}: the store kept throttling requests ({code}) after retries")

@@ -1,8 +1,10 @@
 """Import: fetch a ModelVersion's source, prove what it is, store it immutably.
 
-A single model file is uploaded while it downloads (one pass: the bytes are hashed, copied to
-the work folder for inspection and sent to the store together); archives are unpacked safely
-and their files uploaded one by one. The manifest is written only after the model was
+A single model file is uploaded while it downloads, in one pass: its first bytes prove it is the
+declared format before anything is stored (worker/sniff.py), then the bytes are hashed and sent
+to the store as they arrive, and copied to the work folder only when inspection needs the whole
+file (safetensors needs only its header, which the first bytes hold). Archives are unpacked
+safely and their files uploaded one by one. The manifest is written only after the model was
 inspected and its signature checked, so a version is never complete unless it is right.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import platform
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -25,6 +28,7 @@ from modelyard.storage.config import S3Settings
 from modelyard.storage.layout import FileEntry, Manifest, VersionWriter, version_prefix
 from modelyard.worker.archive import extract, is_archive
 from modelyard.worker.errors import WorkerError
+from modelyard.worker.sniff import NotTheDeclaredFormat, Prefix, PrefixedStream, read_prefix
 from modelyard.worker.source import basename, open_source, redact
 from modelyard.workloads.image_source import MOUNT
 
@@ -99,7 +103,7 @@ def _hash_file(path: Path) -> FileEntry:
 def run_import(job: ImportJob) -> dict[str, Any]:
     """Import the version; returns the result (also stored as result.json)."""
     from modelyard.templates import load_catalog
-    from modelyard.worker.inspect import check_signature, inspect_model
+    from modelyard.worker.inspect import check_signature, inspect_model, safetensors_facts
 
     spec = job.spec
     uri = source_uri(spec, job.image_root)
@@ -110,11 +114,16 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         catalog = load_catalog(job.template_dir)
         template = catalog.get(spec.source.template.name).resolve(spec.source.template.parameters or {})
     try:
-        model_path, local_files = _fetch(job, uri, writer)
-        facts = inspect_model(model_path, spec.format, template)
+        fetched = _fetch(job, uri, writer)
+        if fetched.path is None:
+            assert fetched.prefix.safetensors_header is not None
+            facts = safetensors_facts(fetched.prefix.safetensors_header, template,
+                                      fetched.size - len(fetched.prefix.data), fetched.files[0].name)
+        else:
+            facts = inspect_model(fetched.path, spec.format, template)
         declared = spec.signature or (template.signature if template else None)
         signature: Signature = check_signature(declared, facts.signature, facts.named_outputs)
-        entries = _store_files(job, writer, model_path, local_files)
+        entries = _store_files(job, writer, fetched)
         manifest = Manifest(
             namespace=job.namespace,
             model=spec.model_ref.name,
@@ -139,48 +148,77 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         raise
 
 
-def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> tuple[Path, list[Path]]:
-    """Bring the source into the work folder (uploading a single file on the way); returns the
-    path to inspect and the local files that make up the version."""
+@dataclass
+class Fetched:
+    """What the import brought: `path` to inspect (None when the first bytes told all that
+    inspection needs), the files that make up the version, and the source's first bytes."""
+
+    path: Path | None
+    files: list[Path]
+    prefix: Prefix
+    size: int = 0
+
+
+# Formats whose facts need only the first bytes: no work-folder copy of the whole file.
+_PREFIX_INSPECTED = {"safetensors"}
+
+
+def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> Fetched:
+    """Bring the source in, uploading a single file on the way; a source that is not the
+    declared format fails at its first bytes, before anything is stored."""
     local_source = Path(uri[len("file://"):]) if uri.startswith("file://") else None
     if local_source is not None and local_source.is_dir():
         files = sorted(p.relative_to(local_source) for p in local_source.rglob("*") if p.is_file())
-        return local_source, files
+        return Fetched(local_source, files, Prefix(b""))
     name = basename(uri)
+    archive = is_archive(name)
+    stream_into_store = not archive and writer.existing is None
+    keep_copy = not stream_into_store or job.spec.format not in _PREFIX_INSPECTED
     target = job.workdir / "source" / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    stream_into_store = not is_archive(name) and writer.existing is None
-    with open_source(uri, job.s3) as stream, target.open("wb") as copy:
-        # Streaming into the store hashes on the way there; otherwise the copy is hashed here.
-        reader = HashingReader(stream, tee=copy, progress=job.progress, hashing=not stream_into_store)
-        if stream_into_store:
-            actual = writer.put_file(name, reader).sha256
-        else:
-            while reader.read(CHUNK):
-                pass
-            actual = reader.sha256
+    with open_source(uri, job.s3) as source:
+        prefix = Prefix(b"") if archive else _prefix(job.spec.format, source, name, uri)
+        stream = PrefixedStream(prefix.data, source)
+        with target.open("wb") if keep_copy else nullcontext() as copy:
+            # Streaming into the store hashes on the way there; otherwise the bytes are hashed here.
+            reader = HashingReader(stream, tee=copy, progress=job.progress, hashing=not stream_into_store)
+            if stream_into_store:
+                actual = writer.put_file(name, reader, size=source.size).sha256
+            else:
+                while reader.read(CHUNK):
+                    pass
+                actual = reader.sha256
     expected = job.spec.source.sha256
     if expected and actual != expected:
         raise ImportFailure(
             "DigestMismatch",
             f"source {redact(uri)} has sha256 {actual}, but spec.source.sha256 is {expected}",
         )
-    if is_archive(name):
+    if archive:
         unpacked = job.workdir / "unpacked"
-        return unpacked, sorted(extract(target, unpacked))
-    return target, [Path(name)]
+        return Fetched(unpacked, sorted(extract(target, unpacked)), prefix, reader.size)
+    return Fetched(target if keep_copy else None, [Path(name)], prefix, reader.size)
 
 
-def _store_files(job: ImportJob, writer: VersionWriter, model_path: Path, files: list[Path]) -> list[FileEntry]:
+def _prefix(format: str, source: Any, name: str, uri: str) -> Prefix:
+    try:
+        return read_prefix(format, source, source.size, name)
+    except NotTheDeclaredFormat as error:
+        raise ImportFailure("WrongFormat", f"source {redact(uri)}: {error}") from None
+
+
+def _store_files(job: ImportJob, writer: VersionWriter, fetched: Fetched) -> list[FileEntry]:
     """Upload what is not in the store yet; entries for every file of the version."""
-    root = model_path if model_path.is_dir() else model_path.parent
     done = {e.path: e for e in writer.written}
     entries = []
-    for relative in files:
+    for relative in fetched.files:
         key = relative.as_posix()
         if key in done:
             entries.append(done[key])
-        elif writer.existing is not None:
+            continue
+        assert fetched.path is not None, "only a file already stored has no local copy"
+        root = fetched.path if fetched.path.is_dir() else fetched.path.parent
+        if writer.existing is not None:
             entry = _hash_file(root / relative)
             entries.append(FileEntry(path=key, size_bytes=entry.size_bytes, sha256=entry.sha256))
         else:

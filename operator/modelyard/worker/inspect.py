@@ -250,12 +250,32 @@ def _state_dict(model: Path, template: Any) -> ModelFacts:
 
 
 def _safetensors(model: Path, template: Any) -> ModelFacts:
-    from safetensors import safe_open
+    from modelyard.worker.sniff import NotTheDeclaredFormat, read_prefix
 
-    count = 0
-    with safe_open(str(model), framework="numpy") as tensors:
-        for name in tensors.keys():
-            count += math.prod(tensors.get_slice(name).get_shape())
+    size = model.stat().st_size
+    try:
+        with model.open("rb") as stream:
+            prefix = read_prefix("safetensors", stream, size, model.name)
+    except NotTheDeclaredFormat as error:
+        raise InspectionError(str(error)) from None
+    assert prefix.safetensors_header is not None
+    return safetensors_facts(prefix.safetensors_header, template, size - len(prefix.data), model.name)
+
+
+def safetensors_facts(header: dict[str, Any], template: Any, data_bytes: int, name: str) -> ModelFacts:
+    """Facts from a safetensors header (all that the format says about itself); `data_bytes` is
+    what follows the header, which the tensors must fill exactly."""
+    count, end = 0, 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        count += math.prod(entry["shape"])
+        end = max(end, entry["data_offsets"][1])
+    if end != data_bytes:
+        raise InspectionError(
+            f"{name} is not a readable safetensors model: its header describes {end} bytes of tensors, "
+            f"but {data_bytes} bytes follow it (truncated or padded)"
+        )
     return ModelFacts(signature=template.signature if template else Signature(), parameter_count=count, producer="safetensors")
 
 

@@ -16,6 +16,7 @@ from modelyard.storage.layout import MANIFEST, RESULT, read_manifest, verify_ver
 from modelyard.storage.open import open_store
 from modelyard.worker.__main__ import main as worker_main
 from modelyard.worker.importer import ImportFailure, ImportJob, run_import
+from modelyard.worker.source import SourceStream
 from tests.support import builders
 from tests.support.s3server import SECRET_KEY
 from tests.support.sources import https_server, tar_gz, tiny_onnx
@@ -28,10 +29,7 @@ def spec(**changes) -> ModelVersionSpec:
 
 
 def job(tmp_path: Path, store, **changes) -> ImportJob:
-    work = tmp_path / "work"
-    work.mkdir(exist_ok=True)
-    return ImportJob(namespace="default", name="classifier-1-0-0", spec=spec(**changes), store=store, workdir=work,
-                     image_root=tmp_path / "image")
+    return builders.import_job(tmp_path, store, **changes)
 
 
 @pytest.fixture
@@ -43,7 +41,7 @@ def test_file_source_into_file_store(tmp_path: Path, model_file: Path):
     store = FileStore(tmp_path / "store")
     order: list[str] = []
     original = store.put
-    store.put = lambda key, stream, progress=None: order.append(key.rsplit("/", 1)[-1]) or original(key, stream, progress)
+    store.put = lambda key, stream, progress=None, size=None: order.append(key.rsplit("/", 1)[-1]) or original(key, stream, progress, size)
     result = run_import(job(tmp_path, store, source={"uri": f"file://{model_file}"}))
     assert order == ["model.onnx", MANIFEST, RESULT], "the manifest is written after the files"
     assert result["ok"] and result["phase"] == "Ready" and result["reason"] == "Imported"
@@ -221,7 +219,7 @@ class _wrap:
         self.stream = stream
 
     def __enter__(self):
-        return io.BufferedReader(self.stream)
+        return SourceStream(io.BufferedReader(self.stream), None)
 
     def __exit__(self, *exc):
         return False
