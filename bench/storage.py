@@ -1,19 +1,24 @@
 """Import throughput and memory versus a raw boto3 copy, measured in the same run.
 
-For each S3 server (moto's server mode always; s3rver when `npx s3rver` is available) and each
-size, the same source object (a safetensors file) is copied from bucket `src` to bucket `dst`:
+For each S3 server (moto's server mode always; s3rver when `npx s3rver` is available; Ceph RGW
+when radosgw is installed: `hack/rgw.sh install`) and each size, the same source object (a
+safetensors file) is copied from bucket `src` to bucket `dst`:
 
 - raw, managed: boto3's `upload_fileobj` fed by a streamed GET (no hashing);
 - raw, stream: a streamed GET piped into a hand-rolled multipart PUT (no hashing);
+- raw, ranges: parallel ranged GETs, each part uploaded as it arrives (no hashing): the other
+  GET strategy, measured on each server to choose the import's;
 - modelyard: `python -m modelyard.worker import` of a ModelVersion whose source is the object
-  (streamed, hashed, tee'd to the work folder, inspected, manifest written).
+  (format checked at its first bytes, streamed, hashed, inspected, manifest written).
 
 Every transfer runs in its own process so that peak RSS is per transfer and each side pays the
 same interpreter start; throughput is measured inside each process around the transfer. The
-ratio is modelyard throughput / the faster raw throughput. Last line: a JSON object.
+ratio is modelyard throughput / the fastest raw throughput of a single-stream GET (managed or
+stream: the strategy the import uses); `ranges_vs_stream` says whether parallel ranged GETs
+would pay on that server. Last line: a JSON object.
 
-    python bench/storage.py            # 256 MiB and 1 GiB, moto and s3rver
-    python bench/storage.py --quick    # 64 MiB and 256 MiB, moto only
+    python bench/storage.py            # 256 MiB, 1 GiB and 4 GiB; moto, s3rver and rgw
+    python bench/storage.py --quick    # 64 MiB and 256 MiB; moto and rgw
 """
 
 from __future__ import annotations
@@ -45,12 +50,23 @@ mode, key, part, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv
 c = boto3.client("s3", endpoint_url=os.environ["MODELYARD_S3_ENDPOINT"], config=Config(
     s3={"addressing_style": "path"}, max_pool_connections=conc + 4,
     request_checksum_calculation="when_required", response_checksum_validation="when_required"))
+from concurrent.futures import ThreadPoolExecutor
 t = time.perf_counter()
-body = c.get_object(Bucket="src", Key=key)["Body"]
-if mode == "managed":
+if mode == "ranges":
+    size = c.head_object(Bucket="src", Key=key)["ContentLength"]
+    uid = c.create_multipart_upload(Bucket="dst", Key=key)["UploadId"]
+    def copy(n):
+        start = (n - 1) * part
+        data = c.get_object(Bucket="src", Key=key, Range=f"bytes={start}-{min(start + part, size) - 1}")["Body"].read()
+        return {"PartNumber": n, "ETag": c.upload_part(Bucket="dst", Key=key, UploadId=uid, PartNumber=n, Body=data)["ETag"]}
+    with ThreadPoolExecutor(conc) as pool:
+        parts = list(pool.map(copy, range(1, -(-size // part) + 1)))
+    c.complete_multipart_upload(Bucket="dst", Key=key, UploadId=uid, MultipartUpload={"Parts": parts})
+elif mode == "managed":
+    body = c.get_object(Bucket="src", Key=key)["Body"]
     c.upload_fileobj(body, "dst", key, Config=TransferConfig(multipart_chunksize=part, max_concurrency=conc, multipart_threshold=part))
 else:
-    from concurrent.futures import ThreadPoolExecutor
+    body = c.get_object(Bucket="src", Key=key)["Body"]
     uid = c.create_multipart_upload(Bucket="dst", Key=key)["UploadId"]
     parts, futures, n = [], [], 1
     with ThreadPoolExecutor(conc) as pool:
@@ -84,6 +100,42 @@ def wait_for_port(port: int, deadline_s: float = 60) -> None:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"server on port {port} did not start within {deadline_s} s")
+
+
+class Server:
+    """A running S3 server for the bench, and how to stop it and reclaim deleted objects."""
+
+    def __init__(self, kind: str, workdir: Path, largest: int):
+        self.kind = kind
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+        if kind == "rgw":
+            # The memstore holds the source and one copy at a time, deleted copies reclaimed.
+            memstore = str(3 * largest // MIB + 1024)
+            state = workdir / "rgw"
+            done = subprocess.run([str(ROOT / "hack" / "rgw.sh"), "start", str(state)], capture_output=True, text=True,
+                                  env={**os.environ, "MODELYARD_RGW_MEMSTORE_MIB": memstore})
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr[-2000:])
+            values = dict(line.split("=", 1) for line in (state / "env").read_text().splitlines())
+            self.endpoint = values["MODELYARD_RGW_ENDPOINT"]
+            self.creds = {"AWS_ACCESS_KEY_ID": values["MODELYARD_RGW_ACCESS_KEY"],
+                          "AWS_SECRET_ACCESS_KEY": values["MODELYARD_RGW_SECRET_KEY"]}
+        else:
+            self.proc, self.endpoint, self.creds = start_server(kind, workdir)
+
+    def reclaim(self) -> None:
+        """Free what deleted objects hold (RGW keeps them until its garbage collector runs)."""
+        if self.kind == "rgw":
+            subprocess.run(["radosgw-admin", "-c", str(self.workdir / "rgw" / "ceph.conf"), "gc", "process",
+                            "--include-all"], capture_output=True, timeout=300)
+
+    def stop(self) -> None:
+        if self.kind == "rgw":
+            subprocess.run([str(ROOT / "hack" / "rgw.sh"), "stop", str(self.workdir / "rgw")], capture_output=True)
+        elif self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
 
 
 def start_server(kind: str, workdir: Path) -> tuple[subprocess.Popen, str, dict[str, str]]:
@@ -142,14 +194,15 @@ def run_json(cmd: list[str], env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(server: str, size: int, workdir: Path, env: dict[str, str], client) -> dict:
+def measure(server: Server, size: int, workdir: Path, env: dict[str, str], client) -> dict:
     key = f"model-{size // MIB}m.safetensors"
     client.upload_fileobj(_Iter(safetensors_stream(size)), "src", key)
     real_size = client.head_object(Bucket="src", Key=key)["ContentLength"]
     raw = {}
-    for mode in ("managed", "stream"):
+    for mode in ("managed", "stream", "ranges"):
         figures = run_json([sys.executable, "-c", RAW, mode, key, str(PART_MIB * MIB), str(CONCURRENCY)], env)
         client.delete_object(Bucket="dst", Key=key)
+        server.reclaim()
         raw[mode] = {"mib_s": real_size / MIB / figures["seconds"], "rss_mib": figures["rss_mib"]}
     obj = {
         "apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelVersion",
@@ -186,9 +239,10 @@ def measure(server: str, size: int, workdir: Path, env: dict[str, str], client) 
     for item in client.list_objects_v2(Bucket="dst").get("Contents", []):
         client.delete_object(Bucket="dst", Key=item["Key"])
     client.delete_object(Bucket="src", Key=key)
-    best = max(raw.values(), key=lambda r: r["mib_s"])
-    return {"server": server, "size_mib": size // MIB, "raw": raw, "modelyard": ours,
-            "ratio": ours["mib_s"] / best["mib_s"]}
+    server.reclaim()
+    best = max(raw["managed"]["mib_s"], raw["stream"]["mib_s"])
+    return {"server": server.kind, "size_mib": size // MIB, "raw": raw, "modelyard": ours,
+            "ratio": ours["mib_s"] / best, "ranges_vs_stream": raw["ranges"]["mib_s"] / best}
 
 
 def hashing_figures(size: int = 256 * MIB) -> dict:
@@ -212,10 +266,22 @@ def hashing_figures(size: int = 256 * MIB) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small sizes, moto only")
+    parser.add_argument("--quick", action="store_true", help="64 and 256 MiB; moto and rgw")
+    parser.add_argument("--servers", help="comma-separated subset of moto,s3rver,rgw")
+    parser.add_argument("--sizes-mib", help="comma-separated sizes in MiB")
     args = parser.parse_args()
-    sizes = [64 * MIB, 256 * MIB] if args.quick else [256 * MIB, 1024 * MIB]
-    servers = ["moto"] if args.quick or not shutil.which("npx") else ["moto", "s3rver"]
+    sizes = [64 * MIB, 256 * MIB] if args.quick else [256 * MIB, 1024 * MIB, 4096 * MIB]
+    if args.sizes_mib:
+        sizes = [int(s) * MIB for s in args.sizes_mib.split(",")]
+    servers = ["moto"]
+    if shutil.which("npx") and not args.quick:
+        servers.append("s3rver")
+    if shutil.which("radosgw"):
+        servers.append("rgw")
+    else:
+        print("rgw: radosgw is not installed (hack/rgw.sh install); not measured", file=sys.stderr)
+    if args.servers:
+        servers = [s for s in servers if s in args.servers.split(",")]
 
     import boto3
     from botocore.config import Config
@@ -225,10 +291,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
             try:
-                proc, endpoint, creds = start_server(server, workdir)
+                running = Server(server, workdir, max(sizes))
             except RuntimeError as error:
                 print(f"skipping {server}: {error}", file=sys.stderr)
                 continue
+            endpoint, creds = running.endpoint, running.creds
             try:
                 env = {**os.environ, **creds, "AWS_DEFAULT_REGION": "us-east-1",
                        "MODELYARD_S3_ENDPOINT": endpoint, "MODELYARD_S3_ADDRESSING_STYLE": "path",
@@ -242,16 +309,15 @@ def main() -> int:
                 for bucket in ("src", "dst"):
                     client.create_bucket(Bucket=bucket)
                 for size in sizes:
-                    run = measure(server, size, workdir, env, client)
+                    run = measure(running, size, workdir, env, client)
                     runs.append(run)
-                    best = max(run["raw"].values(), key=lambda r: r["mib_s"])
-                    print(f"{server:7} {run['size_mib']:5} MiB  raw {best['mib_s']:7.1f} MiB/s "
-                          f"(managed {run['raw']['managed']['mib_s']:.1f}, stream {run['raw']['stream']['mib_s']:.1f})  "
-                          f"modelyard {run['modelyard']['mib_s']:7.1f} MiB/s  ratio {run['ratio']:.2f}  "
-                          f"rss {run['modelyard']['rss_mib']:.0f} MiB (raw {best['rss_mib']:.0f})", flush=True)
+                    raw = run["raw"]
+                    print(f"{server:7} {run['size_mib']:5} MiB  raw managed {raw['managed']['mib_s']:6.1f}, "
+                          f"stream {raw['stream']['mib_s']:6.1f}, ranges {raw['ranges']['mib_s']:6.1f} MiB/s  "
+                          f"modelyard {run['modelyard']['mib_s']:6.1f} MiB/s  ratio {run['ratio']:.2f}  "
+                          f"rss {run['modelyard']['rss_mib']:.0f} MiB (raw {raw['stream']['rss_mib']:.0f})", flush=True)
             finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=30)
+                running.stop()
     hashing = hashing_figures()
     print(f"sha256: hashlib {hashing['hashlib_mib_s']:.0f} MiB/s, modelyard reader "
           f"{hashing['modelyard_mib_s']:.0f} MiB/s (ratio {hashing['ratio']:.2f})")
@@ -259,7 +325,12 @@ def main() -> int:
     summary = {
         "ratio": round(min(r["ratio"] for r in runs if r["size_mib"] == largest), 3),
         "ratio_by_server": {r["server"]: round(r["ratio"], 3) for r in runs if r["size_mib"] == largest},
-        "peak_rss_mib": round(max(r["modelyard"]["rss_mib"] for r in runs if r["size_mib"] == largest), 1),
+        "ratio_by_run": {f"{r['server']}-{r['size_mib']}": round(r["ratio"], 3) for r in runs},
+        "ranges_vs_stream_by_run": {f"{r['server']}-{r['size_mib']}": round(r["ranges_vs_stream"], 3) for r in runs},
+        "mib_s_by_run": {f"{r['server']}-{r['size_mib']}": {"modelyard": round(r["modelyard"]["mib_s"], 1),
+                                                             **{m: round(v["mib_s"], 1) for m, v in r["raw"].items()}}
+                         for r in runs},
+        "peak_rss_mib": round(max(r["modelyard"]["rss_mib"] for r in runs), 1),
         "peak_rss_mib_by_run": {f"{r['server']}-{r['size_mib']}": round(r["modelyard"]["rss_mib"], 1) for r in runs},
         "sha256_ratio": round(hashing["ratio"], 3),
         "sizes_mib": [s // MIB for s in sizes],

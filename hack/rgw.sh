@@ -29,11 +29,15 @@ SECRET_KEY="${MODELYARD_RGW_SECRET_KEY:-modelyard-rgw-test-secret-0123456789abcd
 die() { echo "rgw: $*" >&2; exit 1; }
 
 install() {
-  command -v radosgw >/dev/null && command -v ceph-mon >/dev/null && command -v ceph-osd >/dev/null && return
-  [[ $(id -u) == 0 ]] || die "installing Ceph needs root (apt-get install radosgw ceph-mon ceph-osd)"
+  local tool missing=0
+  for tool in radosgw radosgw-admin ceph-mon ceph-osd ceph monmaptool uuidgen curl; do
+    command -v "$tool" >/dev/null || missing=1
+  done
+  ((missing)) || return 0
+  [[ $(id -u) == 0 ]] || die "installing Ceph needs root (apt-get install radosgw ceph-mon ceph-osd ceph-common)"
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    radosgw ceph-mon ceph-osd ceph-common uuid-runtime >/dev/null
+    radosgw ceph-mon ceph-osd ceph-common uuid-runtime curl >/dev/null
 }
 
 free_port() {

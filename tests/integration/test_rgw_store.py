@@ -91,12 +91,12 @@ class _Counting:
         self.opened = opened
         self.read = 0
 
-    def __call__(self, uri, settings=None):
+    def __call__(self, uri, settings=None, **options):
         import contextlib
 
         @contextlib.contextmanager
         def counted():
-            with self.opened(uri, settings) as stream:
+            with self.opened(uri, settings, **options) as stream:
                 original = stream.read
 
                 def read(n=-1):
@@ -142,12 +142,12 @@ def test_the_store_going_away_mid_upload_leaves_no_manifest_and_no_parts_and_a_r
     opened = importer.open_source
     cut = {"done": False}
 
-    def going_away(uri, settings=None):
+    def going_away(uri, settings=None, **options):
         import contextlib
 
         @contextlib.contextmanager
         def stream():
-            with opened(uri, settings) as inner:
+            with opened(uri, settings, **options) as inner:
                 original, passed = inner.read, [0]
 
                 def read(n=-1):

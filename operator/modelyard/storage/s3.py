@@ -85,26 +85,34 @@ class S3Store(Store):
             plan = plan_parts(size, self.settings.part_size, self.settings.concurrency)
         except ObjectTooLarge as error:
             raise StoreError("ObjectTooLarge", f"cannot write {self.describe(key)}: {error}") from None
-        first = read_full(reader, plan.size(1))
         try:
-            if len(first) < plan.size(1):
-                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=first)
+            if size is not None and size > plan.size(1):
+                self._multipart(key, None, reader, plan)  # known to need parts: start before reading
             else:
-                self._multipart(key, first, reader, plan)
+                first = read_full(reader, plan.size(1))
+                if len(first) < plan.size(1):
+                    self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=first)
+                else:
+                    self._multipart(key, first, reader, plan)
         except (ClientError, BotoCoreError) as error:
             raise self._error(error, key, "write") from None
         return reader.result()
 
-    def _multipart(self, key: str, first: bytes, reader: HashingReader, plan: PartPlan) -> None:
+    def _multipart(self, key: str, first: bytes | None, reader: HashingReader, plan: PartPlan) -> None:
         full_key = self._key(key)
-        self._abort_stale(full_key)
-        upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=full_key)["UploadId"]
         parts: list[dict[str, Any]] = []
         in_flight: deque[tuple[int, Future]] = deque()
         concurrency = self.settings.concurrency
+        upload_id = None
         try:
             with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                number, data = 1, first
+                # The upload is created while the first part is read, and the uploads an
+                # interrupted attempt left are cleaned up beside the transfer, not before it.
+                created = pool.submit(self.client.create_multipart_upload, Bucket=self.bucket, Key=full_key)
+                data = first if first is not None else read_full(reader, plan.size(1))
+                upload_id = created.result()["UploadId"]
+                pool.submit(self._abort_stale, full_key, upload_id)
+                number = 1
                 while data:
                     while not plan.may_add([n for n, _ in in_flight], len(data), concurrency):
                         parts.append(in_flight.popleft()[1].result())
@@ -117,19 +125,24 @@ class S3Store(Store):
                 Bucket=self.bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
-            self._abort(full_key, upload_id)
+            if upload_id is not None:
+                self._abort(full_key, upload_id)
             raise
 
     def _upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
         reply = self.client.upload_part(Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data)
         return {"PartNumber": number, "ETag": reply["ETag"]}
 
-    def _abort_stale(self, key: str) -> None:
-        """Abort the multipart uploads an interrupted attempt left on `key`: their parts are
-        invisible but stored (and billed) until aborted."""
-        reply = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+    def _abort_stale(self, key: str, current: str) -> None:
+        """Abort the multipart uploads an interrupted attempt left on `key` (their parts are
+        invisible but stored, and billed, until aborted). Best effort: a store that does not
+        let us list uploads keeps them until its lifecycle rule reclaims them."""
+        try:
+            reply = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=key)
+        except (ClientError, BotoCoreError):
+            return
         for upload in reply.get("Uploads", []):
-            if upload["Key"] == key:
+            if upload["Key"] == key and upload["UploadId"] != current:
                 self._abort(key, upload["UploadId"])
 
     def _abort(self, key: str, upload_id: str) -> None:

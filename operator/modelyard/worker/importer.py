@@ -176,7 +176,7 @@ def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> Fetched:
     keep_copy = not stream_into_store or job.spec.format not in _PREFIX_INSPECTED
     target = job.workdir / "source" / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open_source(uri, job.s3) as source:
+    with open_source(uri, job.s3, client=_same_endpoint_client(job)) as source:
         prefix = Prefix(b"") if archive else _prefix(job.spec.format, source, name, uri)
         stream = PrefixedStream(prefix.data, source)
         with target.open("wb") if keep_copy else nullcontext() as copy:
@@ -198,6 +198,14 @@ def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> Fetched:
         unpacked = job.workdir / "unpacked"
         return Fetched(unpacked, sorted(extract(target, unpacked)), prefix, reader.size)
     return Fetched(target if keep_copy else None, [Path(name)], prefix, reader.size)
+
+
+def _same_endpoint_client(job: ImportJob) -> Any:
+    """The store's S3 client when the source is read with the same settings."""
+    settings = getattr(job.store, "settings", None)
+    if isinstance(settings, S3Settings) and (job.s3 or S3Settings()) == settings:
+        return getattr(job.store, "client", None)
+    return None
 
 
 def _prefix(format: str, source: Any, name: str, uri: str) -> Prefix:

@@ -199,7 +199,7 @@ def test_s3_outage_mid_upload_leaves_no_manifest_and_retry_succeeds(tmp_path: Pa
     import modelyard.worker.importer as importer
 
     real_open = importer.open_source
-    monkeypatch.setattr(importer, "open_source", lambda uri, s3=None: _wrap(_StopsServer(data, 6 * 1024 * 1024, s3_server)))
+    monkeypatch.setattr(importer, "open_source", lambda uri, s3=None, **_: _wrap(_StopsServer(data, 6 * 1024 * 1024, s3_server)))
     signature = {"inputs": [{"name": "x", "shape": [-1]}], "outputs": [{"name": "y", "shape": [-1]}]}
     source = {"uri": f"file://{weights}"}
     with pytest.raises(StoreError) as caught:
