@@ -29,6 +29,9 @@ SECRET_KEY="${MODELYARD_RGW_SECRET_KEY:-modelyard-rgw-test-secret-0123456789abcd
 die() { echo "rgw: $*" >&2; exit 1; }
 
 install() {
+  # One install at a time (CI starts one beside pip; the test session may ask too).
+  exec 8>/tmp/modelyard-rgw-install.lock
+  flock 8
   local tool missing=0
   for tool in radosgw radosgw-admin ceph-mon ceph-osd ceph monmaptool uuidgen curl; do
     command -v "$tool" >/dev/null || missing=1

@@ -73,7 +73,7 @@ def test_version_order_files_then_manifest_then_result(store, tmp_path: Path):
     source = m.publish(store)
     written: list[str] = []
     original = store.put
-    store.put = lambda key, stream, progress=None: written.append(key.rsplit("/", 1)[-1]) or original(key, stream, progress)
+    store.put = lambda key, stream, progress=None, size=None: written.append(key.rsplit("/", 1)[-1]) or original(key, stream, progress, size)
     run_convert(m.job(store, tmp_path / "w", source, m.spec("onnx")))
     assert written[-2:] == [MANIFEST, RESULT] and "model.onnx" in written
 
