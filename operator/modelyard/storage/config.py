@@ -36,6 +36,10 @@ class S3Settings(BaseSettings):
     """Parts uploaded in parallel."""
     max_attempts: int = Field(default=5, ge=1, le=20)
     """Attempts per request for throttling and connection errors (with backoff)."""
+    checksums: Literal["when_required", "when_supported"] = "when_required"
+    """When requests carry boto3's CRC integrity checksums: only where an operation requires one
+    (what S3 servers older than those checksums accept), or wherever supported (boto3's default).
+    Integrity is Modelyard's own either way: every file's sha256 is in the manifest."""
     connect_timeout_s: float = Field(default=10, gt=0)
     read_timeout_s: float = Field(default=60, gt=0)
 

@@ -38,10 +38,10 @@ def make_client(settings: S3Settings) -> Any:
         connect_timeout=settings.connect_timeout_s,
         read_timeout=settings.read_timeout_s,
         max_pool_connections=settings.concurrency + 4,
-        # Third-party S3 servers (older MinIO, Ceph RGW, OBS) reject the CRC checksums recent
-        # botocore adds by default; integrity is ours anyway (sha256 in the manifest).
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
+        # S3 servers older than the CRC checksums recent botocore adds by default may reject
+        # them; integrity is ours anyway (sha256 in the manifest). Errors name this setting.
+        request_checksum_calculation=settings.checksums,
+        response_checksum_validation=settings.checksums,
     )
     verify: bool | str = settings.ca_bundle or settings.verify_tls
     return boto3.session.Session().client(

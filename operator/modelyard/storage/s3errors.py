@@ -21,6 +21,7 @@ from botocore.exceptions import (
 from modelyard.storage.base import StoreError
 
 _CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken", "InvalidSecurity"}
+_CHECKSUM_CODES = {"BadDigest", "InvalidDigest", "MissingContentMD5", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 _THROTTLED = {"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "ServiceUnavailable"}
 
 
@@ -50,6 +51,12 @@ def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action:
             return StoreError("AccessDenied", f"cannot {action} {at}: forbidden (HTTP 403, no reason given): either the credentials are wrong (check the secret referenced by storage.secretRef) or they lack permission for this bucket/key")
         if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
             return StoreError("AccessDenied", f"cannot {action} {at}: access denied; the credentials in use lack permission for this bucket/key")
+        text = f"{code} {error.response.get('Error', {}).get('Message') or ''}"
+        if code in _CHECKSUM_CODES or "checksum" in text.lower() or "content-md5" in text.lower():
+            return StoreError("ChecksumRejected", f"cannot {action} {at}: the store rejected the request's integrity header ({text.strip()}); "
+                              "S3 servers that predate boto3's CRC checksums refuse them: keep MODELYARD_S3_CHECKSUMS (chart value "
+                              "store.checksums) at when_required, or set when_supported for a store that expects them; a store that "
+                              "insists on Content-MD5 needs a server upgrade (recent boto3 sends CRC32 instead)")
         if code in _THROTTLED:
             return StoreError("Throttled", f"cannot {action} {at}: the store kept throttling requests ({code}) after retries")
         return StoreError(code or "StoreError", f"cannot {action} {at}: {code or status}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": "))

@@ -92,6 +92,7 @@ def _store_env(store: StoreRef, settings: Settings) -> list[dict[str, Any]]:
         "MODELYARD_S3_PART_SIZE_MIB": str(s3.part_size_mib),
         "MODELYARD_S3_CONCURRENCY": str(s3.concurrency),
         "MODELYARD_S3_MAX_ATTEMPTS": str(s3.max_attempts),
+        "MODELYARD_S3_CHECKSUMS": s3.checksums,
     }
     env = [{"name": k, "value": v} for k, v in values.items() if v is not None]
     if store.secret_name:

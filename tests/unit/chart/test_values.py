@@ -57,6 +57,7 @@ def test_schema_ranges_agree_with_the_settings():
         if "Le" in bounds:
             assert schema["maximum"] == bounds["Le"].le
     assert store["addressingStyle"]["enum"] == list(S3Settings.model_fields["addressing_style"].annotation.__args__)
+    assert store["checksums"]["enum"] == list(S3Settings.model_fields["checksums"].annotation.__args__)
 
 
 def test_every_value_is_documented():

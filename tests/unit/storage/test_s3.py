@@ -109,10 +109,14 @@ def test_tls_failure_says_how_to_fix(s3_env, monkeypatch):
         ("SignatureDoesNotMatch", 403, "InvalidCredentials", "storage.secretRef"),
         ("AccessDenied", 403, "AccessDenied", "lack permission"),
         ("SlowDown", 503, "Throttled", "after retries"),
+        ("403", 403, "AccessDenied", "either the credentials are wrong"),
+        ("InvalidArgument", 400, "ChecksumRejected", "MODELYARD_S3_CHECKSUMS"),
+        ("MissingContentMD5", 400, "ChecksumRejected", "store.checksums"),
     ],
 )
 def test_client_errors_become_actionable(code, status, reason, hint):
-    error = ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+    message = "x-amz-checksum-crc32 is not supported" if code == "InvalidArgument" else "m"
+    error = ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
     translated = translate(error, endpoint="https://obs.example.com", bucket="models", key="a/b", action="write")
     assert translated.reason == reason
     assert hint in translated.message
