@@ -159,3 +159,38 @@ def test_a_training_job_tensorboard_server_is_created_owned_and_garbage_collecte
     wait_until("the garbage collector deletes the TensorBoard Deployment and Service",
                lambda: ns.get("deployment", "tensorboard-boarded") is None and ns.get("service", "tensorboard-boarded") is None,
                timeout=90)
+
+
+def test_the_image_and_text_presets_train_convert_and_evaluate_on_the_real_cluster(ns: Namespace, tmp_path: Path):
+    """The image-cnn and text-minilm ClusterAlgorithms the chart installed train in pods the real
+    scheduler placed; each trained version is converted to ONNX and the conversion evaluated,
+    with lineage from the dataset's digest to the evaluation."""
+    from tests.support.datasets import glyph_archive, topic_texts, write_texts
+
+    glyphs = glyph_archive(tmp_path)
+    texts = write_texts(tmp_path / "train.csv", topic_texts(90, seed=0))
+    held_out = write_texts(tmp_path / "held-out.jsonl", topic_texts(45, seed=1))
+    cases = {
+        "glyphs": ("image-classification", "image-cnn", glyphs, {"epochs": 6, "channels": 1, "inputSize": 16},
+                   {"uri": glyphs.as_uri(), "format": "imagefolder"}, 0.8),
+        "topics": ("text-classification", "text-minilm", texts, {"epochs": 2, "maxLength": 32},
+                   {"uri": held_out.as_uri(), "format": "text"}, 0.9),
+    }
+    for name, (task, algorithm, data, hyperparameters, dataset, floor) in cases.items():
+        ns.apply(
+            builders.model(name, task=task),
+            builders.training_job(f"{name}-train", algorithmRef={"name": algorithm}, hyperparameters=hyperparameters,
+                                  inputs=[{"name": "train", "uri": data.as_uri()}], output={"modelRef": {"name": name}}),
+            builders.conversion_job(f"{name}-onnx", sourceRef={"name": f"{name}-train"},
+                                    target={"format": "onnx", "hardware": "cpu"}),
+            builders.evaluation_job(f"{name}-onnx-eval", modelVersionRef={"name": f"{name}-onnx"}, dataset=dataset,
+                                    gates=[{"metric": "accuracy", "op": ">=", "value": floor}]),
+        )
+    for name, (_, algorithm, data, _, _, floor) in cases.items():
+        evaluation = ns.wait_phase("evaluationjobs", f"{name}-onnx-eval", "Succeeded", "Failed", timeout=600)
+        assert evaluation["phase"] == "Succeeded" and evaluation["passed"] is True, evaluation
+        trained = ns.status("trainingjobs", f"{name}-train")
+        assert trained["algorithm"]["name"] == algorithm and trained["metrics"]["valAccuracy"]["final"] >= floor
+        lineage = ns.read("modelversions", f"{name}-train")["spec"]["lineage"]
+        assert lineage["datasets"][0]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+        assert ns.read("modelversions", f"{name}-onnx")["status"]["phase"] == "Ready"

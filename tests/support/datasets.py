@@ -42,3 +42,22 @@ def write_texts(path: Path, rows: list[tuple[str, str]]) -> Path:
         writer.writerow(["text", "label"])
         writer.writerows(rows)
     return path
+
+
+def glyph_archive(folder: Path) -> Path:
+    """Four classes of scikit-learn's bundled digits as PNG files, one folder per class, tarred
+    (an imagefolder dataset)."""
+    import tarfile
+
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    for index, (image, label) in enumerate(zip(digits.images, digits.target, strict=True)):
+        if label < 4 and index < 600:
+            (folder / "train" / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray((image * 16).clip(0, 255).astype(np.uint8)).save(folder / "train" / str(label) / f"{index}.png")
+    with tarfile.open(folder / "glyphs.tar.gz", "w:gz") as tar:
+        tar.add(folder / "train", arcname="train")
+    return folder / "glyphs.tar.gz"
