@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +87,9 @@ def rgw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RGW]:
         env = Path(given)
         yield _from_env(env, env.parent if (env.parent / "ceph.conf").exists() else None)
         return
-    if not shutil.which("radosgw"):
-        _run("install")(Path("."))
+    # Always through the script: it waits for an install in progress (CI starts one beside pip)
+    # and returns at once when every tool is there.
+    _run("install")(Path("."))
     state = tmp_path_factory.mktemp("rgw")
     _run("start")(state)
     try:
