@@ -28,6 +28,7 @@ class ApiModel(BaseModel):
         extra="forbid",
         use_attribute_docstrings=True,
         validate_default=False,
+        defer_build=True,
     )
 
     rules: ClassVar[tuple[Rule, ...]] = ()
