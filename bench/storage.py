@@ -217,15 +217,18 @@ def measure(server: Server, size: int, workdir: Path, env: dict[str, str], clien
     spec_file = workdir / f"{key}.json"
     spec_file.write_text(json.dumps(obj))
     # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would report the
-    # bench's own peak.
+    # bench's own peak. The worker ends with os._exit once its result is out: the probe
+    # reports its peak there.
     probe = (
-        "import runpy, sys, json;"
-        "sys.argv=['modelyard.worker'] + sys.argv[1:];"
-        "code = 0\n"
-        "try:\n runpy.run_module('modelyard.worker', run_name='__main__')\n"
-        "except SystemExit as e:\n code = e.code\n"
-        "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
-        "print(json.dumps({'rss_mib': hwm / 1024, 'code': code}))"
+        "import json, os, runpy, sys\n"
+        "sys.argv = ['modelyard.worker'] + sys.argv[1:]\n"
+        "real_exit = os._exit\n"
+        "def report(code):\n"
+        " hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:'))\n"
+        " print(json.dumps({'rss_mib': hwm / 1024, 'code': code}), flush=True)\n"
+        " real_exit(code)\n"
+        "os._exit = report\n"
+        "runpy.run_module('modelyard.worker', run_name='__main__')\n"
     )
     scratch = workdir / "scratch"
     scratch.mkdir(exist_ok=True)
