@@ -74,7 +74,9 @@ class S3Store(Store):
         try:
             self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range="bytes=0-0")
         except ClientError as error:
-            return None if bare_forbidden(error) else error
+            # Only a refusal that names its cause helps; "no such key" would hide the 403.
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return None if bare_forbidden(error) or status == 404 else error
         except BotoCoreError:
             return None
         return None

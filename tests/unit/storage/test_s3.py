@@ -145,3 +145,28 @@ def test_errors_never_contain_the_secret(bucket, monkeypatch):
     with pytest.raises(StoreError) as caught:
         store.put_bytes("k", b"x")
     assert SECRET_KEY not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("probe_code", "probe_status", "reason", "hint"),
+    [
+        ("SignatureDoesNotMatch", 403, "InvalidCredentials", "SignatureDoesNotMatch"),
+        ("AccessDenied", 403, "AccessDenied", "lack permission"),
+        ("NoSuchKey", 404, "AccessDenied", "either the credentials are wrong"),
+        ("", 403, "AccessDenied", "either the credentials are wrong"),
+    ],
+)
+def test_a_bare_403_is_asked_again_for_its_reason(probe_code, probe_status, reason, hint):
+    """A HEAD's 403 has no body; the one-byte GET that follows names the cause when it can."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("s3", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    store = S3Store("models", "store", S3Settings(), client=client)
+    with Stubber(client) as stub:
+        stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
+        stub.add_client_error("get_object", service_error_code=probe_code, http_status_code=probe_status,
+                              expected_params={"Bucket": "models", "Key": "store/a/manifest.json", "Range": "bytes=0-0"})
+        with pytest.raises(StoreError) as caught:
+            store.exists("a/manifest.json")
+    assert caught.value.reason == reason and hint in caught.value.message
