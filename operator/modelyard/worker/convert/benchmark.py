@@ -1,5 +1,9 @@
 """Latency (p50 at batch 1 and at BATCH_N) and size of the source and the converted model, on
-the job's own hardware, so the status shows a speed-up or a slow-down before anyone ships it."""
+the job's own hardware, so the status shows a speed-up or a slow-down before anyone ships it.
+
+When the user gave inputs (verify.inputsUri, or calibration data) to a model with a dynamic
+batch, latency is measured on them, at their own sizes (32 tokens stay 32), batch N being at
+most the samples given; otherwise on inputs generated from the signature."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import time
 from typing import Any
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.inputs import generate
+from modelyard.worker.convert.inputs import Batch, generate
 from modelyard.worker.convert.runners import Runner
 
 BATCH_N = 4
@@ -21,8 +25,7 @@ eager most of a second at the larger batch on two cores."""
 MAX_RUNS = 25
 
 
-def p50_ms(runner: Runner, signature: Signature, batch: int) -> float:
-    inputs = generate(signature, batch)
+def p50_ms(runner: Runner, inputs: Batch) -> float:
     times: list[float] = []
     deadline = time.perf_counter() + BUDGET_S
     while len(times) < MAX_RUNS and (len(times) < MIN_RUNS or time.perf_counter() < deadline):
@@ -32,12 +35,21 @@ def p50_ms(runner: Runner, signature: Signature, batch: int) -> float:
     return round(1000 * statistics.median(times), 4)
 
 
-def performance(runner: Runner, signature: Signature, size_bytes: int, batched: bool) -> dict[str, Any]:
+def performance(runner: Runner, signature: Signature, size_bytes: int, batched: bool,
+                given: Batch | None = None) -> dict[str, Any]:
     """api.conversionjob.Performance as camelCase fields."""
-    figures: dict[str, Any] = {"latencyP50MsBatch1": p50_ms(runner, signature, 1), "sizeBytes": size_bytes}
-    if batched:
-        figures["latencyP50MsBatchN"] = p50_ms(runner, signature, BATCH_N)
-        figures["batchSize"] = BATCH_N
+    if not batched or given is None:
+        def inputs(batch: int) -> Batch:
+            return generate(signature, batch)
+        largest = BATCH_N
+    else:
+        def inputs(batch: int) -> Batch:
+            return {name: array[:batch] for name, array in given.items()}
+        largest = min(BATCH_N, min(len(array) for array in given.values()))
+    figures: dict[str, Any] = {"latencyP50MsBatch1": p50_ms(runner, inputs(1)), "sizeBytes": size_bytes}
+    if batched and largest > 1:
+        figures["latencyP50MsBatchN"] = p50_ms(runner, inputs(largest))
+        figures["batchSize"] = largest
     return figures
 
 

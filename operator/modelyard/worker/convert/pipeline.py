@@ -102,8 +102,8 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())
     bench = benchmarking.benchmark(
-        benchmarking.performance(source_runner, source.signature, source.size_bytes, batched),
-        benchmarking.performance(converted_runner, source.signature, output_size, batched),
+        benchmarking.performance(source_runner, source.signature, source.size_bytes, batched, given),
+        benchmarking.performance(converted_runner, source.signature, output_size, batched, given),
     )
 
     job.stage("upload")

@@ -25,6 +25,21 @@ def test_performance_measures_both_batch_sizes():
     assert "latencyP50MsBatchN" not in performance(runner, SIGNATURE, 1, batched=False)
 
 
+def test_latency_is_measured_on_the_users_inputs_at_their_own_sizes():
+    seen: list[tuple[int, ...]] = []
+
+    def runner(batch):
+        seen.append(batch["x"].shape)
+        return [np.zeros(1)]
+
+    given = {"x": np.ones((3, 32), dtype=np.float32)}
+    figures = performance(runner, Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, -1]}]}), 1, True, given)
+    assert set(seen) == {(1, 32), (3, 32)} and figures["batchSize"] == 3, "batch N is at most the samples given"
+    seen.clear()
+    assert "batchSize" not in performance(runner, SIGNATURE, 1, batched=True, given={"x": np.ones((1, 4), np.float32)})
+    assert set(seen) == {(1, 4)}
+
+
 def test_speedups_and_summary():
     source = {"latencyP50MsBatch1": 12.0, "latencyP50MsBatchN": 40.0, "batchSize": 8, "sizeBytes": 1000}
     output = {"latencyP50MsBatch1": 70.0, "latencyP50MsBatchN": 20.0, "batchSize": 8, "sizeBytes": 250}

@@ -287,6 +287,7 @@ def test_verification_runs_on_the_users_inputs(store, tmp_path: Path):
     assert verification["inputs"] == "given" and verification["samples"] == 6
     assert verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [3, 20]}]
     assert "verified on 6 given samples at 2 shape(s)" in result["message"]
+    assert result["benchmark"]["output"]["batchSize"] == 3, "latency measured on the 3 given samples"
 
 
 def test_inputs_that_do_not_fit_the_signature_are_refused_naming_the_tensor(store, tmp_path: Path):
