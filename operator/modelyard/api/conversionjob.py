@@ -138,6 +138,13 @@ class VerifySpec(ApiModel):
     min_top1_agreement: Annotated[float, Field(ge=0, le=1)] | None = None
     """For classifiers: the least fraction of samples whose arg-max must agree (how INT8 is
     judged); per-format default when unset."""
+    classifier_outputs: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=256)]], Field(max_length=64)
+    ] | None = None
+    """The outputs that hold class scores, judged by top-1 agreement; other rank-2 outputs are
+    compared as vectors (cosine; INT8 embeddings need 0.95 in every sample). When unset, a rank-2
+    float output is a classifier unless its name marks an embedding (embed, feature, pool,
+    hidden, vector, encod, repr); `[]` means none."""
 
 
 class ConversionJobSpec(ApiModel):
@@ -169,7 +176,12 @@ class OutputVerification(ApiModel):
     max_rel_diff: float
     """Largest relative difference."""
     top1_agreement: float | None = None
-    """Fraction of samples whose arg-max agrees."""
+    """Fraction of samples whose arg-max agrees (classifiers)."""
+    min_cosine: float | None = None
+    """Least cosine similarity of a sample's output vector to the source's (rank-2 outputs)."""
+    judged_as: Literal["classifier", "embedding", "values"] | None = None
+    """How the output was judged: class scores (top-1 agreement), an embedding (cosine) or
+    values (element-wise)."""
     passed: bool
     """Whether this output is within tolerance."""
 

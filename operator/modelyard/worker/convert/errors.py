@@ -13,6 +13,7 @@ INVALID_MODEL = "InvalidModel"
 INVALID_CALIBRATION = "InvalidCalibration"
 TOOL_FAILED = "ToolFailed"
 DYNAMIC_AXIS_LOST = "DynamicAxisLost"
+INVALID_SPEC = "InvalidSpec"
 
 
 class ConversionError(WorkerError):

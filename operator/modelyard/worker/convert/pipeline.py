@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from modelyard.api.conversionjob import ConversionJobSpec, ConversionTarget
+from modelyard.api.common import Signature
+from modelyard.api.conversionjob import ConversionJobSpec, ConversionTarget, VerifySpec
 from modelyard.api.modelversion import ModelVersion
 from modelyard.storage.base import Store, StoreError
 from modelyard.storage.config import S3Settings
@@ -23,6 +24,7 @@ from modelyard.worker.convert import shapes
 from modelyard.worker.convert import inputs as sample_inputs
 from modelyard.worker.convert import triton
 from modelyard.worker.convert.build import build, check_pair, output_format
+from modelyard.worker.convert.errors import INVALID_SPEC, ConversionError
 from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.load import Source, fetch, load
 from modelyard.worker.convert.reproduce import script
@@ -76,6 +78,7 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
     folder, size, digest = fetch(job.store, job.namespace, job.source, job.workdir / "source")
     source = load(folder, job.source, size, digest, job.template_dir)
+    _check_classifiers(spec.verify, source.signature)
     calibration = _calibration(job, source)
     given = _verification_data(job, source) or calibration
     built = build(source, target, job.workdir / "build", job.stage, calibration)
@@ -124,6 +127,17 @@ def _previous_result(job: ConvertJob, prefix: str) -> dict[str, Any] | None:
         )
     result = json.loads(job.store.get_bytes(f"{prefix}/{RESULT}"))
     return {**result, "reason": "AlreadyConverted", "message": f"version {manifest.version} was already converted by this job"}
+
+
+def _check_classifiers(spec: VerifySpec | None, signature: Signature) -> None:
+    named = spec.classifier_outputs if spec is not None else None
+    outputs = [t.name for t in signature.outputs]
+    unknown = [name for name in named or [] if name not in outputs]
+    if unknown:
+        raise ConversionError(
+            INVALID_SPEC, f"spec.verify.classifierOutputs: {', '.join(repr(n) for n in unknown)} "
+            f"{'is not an output' if len(unknown) == 1 else 'are not outputs'} of the source model; its outputs are {', '.join(outputs)}",
+        )
 
 
 def _calibration(job: ConvertJob, source: Source) -> Batch | None:

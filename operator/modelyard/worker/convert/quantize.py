@@ -40,11 +40,15 @@ def quantize_dynamic(source: Path, target: Path, hardware: str) -> list[str]:
     # 7-bit weights: x86 CPUs without VNNI (AVX2, AVX-512F) saturate in onnxruntime's u8s8
     # kernels; measured on an AVX2 EPYC, an LSTM's top-1 agreement fell below 0.9 with 8 bits.
     # The converted model may run on any CPU, so it is made for the least capable one.
-    ort_quantize_dynamic(prepared, target, op_types_to_quantize=ops, weight_type=QuantType.QInt8, reduce_range=True)
+    # Per-channel scales: with one scale per weight tensor all-MiniLM-L6-v2's sentence embedding
+    # kept a cosine of only 0.77 to fp32; per channel 0.977 at the same speed (1.5x fp32 at 16 and
+    # 128 tokens on this AVX2 CPU) and 0.2 % more bytes.
+    ort_quantize_dynamic(prepared, target, op_types_to_quantize=ops, weight_type=QuantType.QInt8, reduce_range=True,
+                         per_channel=True)
     prepared.unlink()
     return [
         "cleared graph.value_info",
-        f"onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, reduce_range=True, op_types_to_quantize={ops or 'all'})",
+        f"onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, per_channel=True, reduce_range=True, op_types_to_quantize={ops or 'all'})",
     ]
 
 

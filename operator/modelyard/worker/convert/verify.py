@@ -1,11 +1,17 @@
 """Numerical equivalence of the converted model and its source, enforced.
 
 Both run on the same inputs; per output: the largest absolute and relative difference and, for
-classifier-like outputs (rank 2, at least two classes), the fraction of samples whose arg-max
-agrees. An output passes when every element is within `atol + rtol * |reference|` (numpy's
-allclose) and its top-1 agreement reaches `minTop1Agreement` when one applies. INT8 is judged
-by agreement: by default its classifier outputs need 90 % top-1 agreement and its other outputs
-an error within 10 % of the output's range, since quantization moves every value a little.
+rank-2 float outputs with at least two columns, the least cosine similarity of a sample's vector
+to the source's and, for classifiers among them, the fraction of samples whose arg-max agrees.
+An output passes when every element is within `atol + rtol * |reference|` (numpy's allclose) and
+its top-1 agreement reaches `minTop1Agreement` when one applies.
+
+INT8 is judged by agreement, since quantization moves every value a little: by default a
+classifier needs 90 % top-1 agreement; an embedding (a vector whose arg-max means nothing, e.g. a
+sentence embedding) a cosine of at least 0.95 to the source's in every sample and an error within
+10 % of the output's range; any other output an error within 10 % of its range. Which rank-2
+outputs are classifiers: `verify.classifierOutputs` when given, else those whose name does not
+mark an embedding (EMBEDDING_WORDS); the status says how each output was judged.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ DEFAULTS = {
 """Precision -> (atol, rtol, minTop1Agreement) when the spec leaves them unset."""
 INT8_RANGE_FRACTION = 0.1
 """INT8 outputs that are not classifiers: largest error allowed, as a fraction of the range."""
+INT8_MIN_COSINE = 0.95
+"""INT8 embeddings: least cosine similarity to the source's vector, in every sample. Measured on
+all-MiniLM-L6-v2's sentence embedding: per-tensor 7-bit weights 0.77 (unusable for retrieval),
+per-channel 0.977 (bench/convert.py prints it)."""
+EMBEDDING_WORDS = ("embed", "feature", "pool", "hidden", "vector", "encod", "repr")
+"""Name parts that mark a rank-2 output as an embedding rather than class scores."""
 REL_FLOOR = 1e-3
 """Reference values smaller than this fraction of the output's largest magnitude count as that
 floor in the relative difference (else values near zero make it meaningless)."""
@@ -40,6 +52,8 @@ class Tolerance:
     atol: float | None
     rtol: float | None
     min_top1: float | None
+    classifiers: tuple[str, ...] | None = None
+    """verify.classifierOutputs; None: decided by name (see judged_as)."""
 
 
 def precision_of(target: ConversionTarget) -> str:
@@ -60,7 +74,8 @@ def tolerance(target: ConversionTarget, spec: VerifySpec | None) -> Tolerance:
         atol = spec.atol if spec.atol is not None else atol
         rtol = spec.rtol if spec.rtol is not None else rtol
         top1 = spec.min_top1_agreement if spec.min_top1_agreement is not None else top1
-    return Tolerance(precision, atol, rtol, top1)
+    classifiers = tuple(spec.classifier_outputs) if spec is not None and spec.classifier_outputs is not None else None
+    return Tolerance(precision, atol, rtol, top1, classifiers)
 
 
 def run_all(runner: Runner, data: Batch, case: Case) -> list[np.ndarray]:
@@ -71,8 +86,22 @@ def run_all(runner: Runner, data: Batch, case: Case) -> list[np.ndarray]:
             for i in range(len(parts[0]))]
 
 
-def _classifier(array: np.ndarray) -> bool:
-    return array.ndim == 2 and array.shape[1] >= 2 and np.issubdtype(array.dtype, np.floating)
+def judged_as(name: str, array: np.ndarray, classifiers: tuple[str, ...] | None) -> str:
+    """classifier, embedding (rank-2 vectors that are not class scores) or values."""
+    if not (array.ndim == 2 and array.shape[1] >= 2 and np.issubdtype(array.dtype, np.floating)):
+        return "values"
+    if classifiers is not None:
+        return "classifier" if name in classifiers else "embedding"
+    return "embedding" if any(word in name.lower() for word in EMBEDDING_WORDS) else "classifier"
+
+
+def min_cosine(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Least cosine similarity of matching rows; a zero row agrees only with a zero row."""
+    dot = (reference * candidate).sum(axis=1)
+    norms = np.linalg.norm(reference, axis=1) * np.linalg.norm(candidate, axis=1)
+    both_zero = ~reference.any(axis=1) & ~candidate.any(axis=1)
+    cosine = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), np.where(both_zero, 1.0, 0.0))
+    return float(cosine.min(initial=1.0))
 
 
 def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol: Tolerance) -> dict[str, Any]:
@@ -94,17 +123,24 @@ def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol:
         "maxAbsDiff": float(diff.max(initial=0.0)),
         "maxRelDiff": float((diff / np.maximum(magnitude, floor)).max(initial=0.0)),
     }
+    kind = judged_as(name, reference, tol.classifiers)
+    figures["judgedAs"] = kind
+    if kind != "values":
+        figures["minCosine"] = min_cosine(ref, out)
+    elementwise = tol.atol is not None or tol.rtol is not None
     passed = True
-    if tol.atol is not None or tol.rtol is not None:
+    if elementwise:
         passed = bool(np.all(diff <= (tol.atol or 0.0) + (tol.rtol or 0.0) * magnitude))
-    if _classifier(ref):
+    if kind == "classifier":
         agreement = float(np.mean(ref.argmax(axis=1) == out.argmax(axis=1)))
         figures["top1Agreement"] = agreement
         if tol.min_top1 is not None:
             passed = passed and agreement >= tol.min_top1
-    elif tol.precision == "int8" and tol.atol is None and tol.rtol is None:
+    elif tol.precision == "int8" and not elementwise:
         span = float(ref.max(initial=0.0) - ref.min(initial=0.0)) if ref.size else 0.0
         passed = figures["maxAbsDiff"] <= INT8_RANGE_FRACTION * span + 1e-6
+        if kind == "embedding":
+            passed = passed and figures["minCosine"] >= INT8_MIN_COSINE
     figures["passed"] = passed
     return figures
 
@@ -181,15 +217,22 @@ def _verify_case(source: Runner, converted: Runner, case: Case, data: Batch, out
 def _merge_output(per_case: list[dict[str, Any]]) -> dict[str, Any]:
     merged = {"name": per_case[0]["name"], "maxAbsDiff": max(o["maxAbsDiff"] for o in per_case),
               "maxRelDiff": max(o["maxRelDiff"] for o in per_case), "passed": all(o["passed"] for o in per_case)}
-    agreements = [o["top1Agreement"] for o in per_case if "top1Agreement" in o]
-    if agreements:
-        merged["top1Agreement"] = min(agreements)
+    for key in ("top1Agreement", "minCosine"):
+        values = [o[key] for o in per_case if key in o]
+        if values:
+            merged[key] = min(values)
+    if "judgedAs" in per_case[0]:
+        merged["judgedAs"] = per_case[0]["judgedAs"]
     return merged
 
 
 def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, case: Case) -> str:
-    limits = [f"atol={tol.atol}" if tol.atol is not None else "", f"rtol={tol.rtol}" if tol.rtol is not None else "",
-              f"minTop1Agreement={tol.min_top1}" if tol.min_top1 is not None else ""]
+    if tol.precision == "int8" and tol.atol is None and tol.rtol is None:
+        rule = _int8_rule(tol)
+    else:
+        limits = [f"atol={tol.atol}" if tol.atol is not None else "", f"rtol={tol.rtol}" if tol.rtol is not None else "",
+                  f"minTop1Agreement={tol.min_top1}" if tol.min_top1 is not None else ""]
+        rule = ", ".join(x for x in limits if x)
     parts = []
     for o in outputs:
         if o["passed"]:
@@ -197,11 +240,20 @@ def _failure_message(outputs: list[dict[str, Any]], tol: Tolerance, case: Case) 
         text = f"{o['name']}: maxAbsDiff={o['maxAbsDiff']:.6g} maxRelDiff={o['maxRelDiff']:.6g}"
         if "top1Agreement" in o:
             text += f" top1Agreement={o['top1Agreement']:.4g}"
+        if "minCosine" in o:
+            text += f" minCosine={o['minCosine']:.4g}"
+        if o.get("judgedAs") in ("classifier", "embedding"):
+            text += f" (judged as {'a classifier' if o['judgedAs'] == 'classifier' else 'an embedding'}; spec.verify.classifierOutputs decides)"
         if "problem" in o:
             text += f" ({o['problem']})"
         parts.append(text)
     return (
-        f"the converted model differs from the source beyond tolerance ({tol.precision}: "
-        f"{', '.join(x for x in limits if x) or f'error within {INT8_RANGE_FRACTION:.0%} of the range'}) on {case.samples} samples at input shapes {case.describe()}: "
+        f"the converted model differs from the source beyond tolerance ({tol.precision}: {rule}) "
+        f"on {case.samples} samples at input shapes {case.describe()}: "
         + "; ".join(parts) + "; no output version was registered (raise spec.verify tolerances if this is expected)"
     )
+
+
+def _int8_rule(tol: Tolerance) -> str:
+    return (f"classifiers top-1 agreement >= {tol.min_top1}, embeddings cosine >= {INT8_MIN_COSINE} and every "
+            f"output's error within {INT8_RANGE_FRACTION:.0%} of its range")

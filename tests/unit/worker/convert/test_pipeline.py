@@ -272,8 +272,9 @@ def test_a_text_encoder_quantizes_with_real_length_calibration(store, tmp_path: 
     rng = np.random.default_rng(4)
     npz = tmp_path / "tokens.npz"
     np.savez(npz, tokens=rng.integers(0, m.VOCAB, (12, 32)))
+    # the shapes are the point: a random 8-wide toy embedding keeps only ~0.94 cosine through INT8
     result = convert(store, tmp_path, "text", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"},
-                     verify={"samples": 4, "minTop1Agreement": 0})
+                     verify={"samples": 4, "atol": 0.5})
     verification = result["verification"]
     assert verification["inputs"] == "given" and verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 32]}]
 
@@ -297,6 +298,15 @@ def test_inputs_that_do_not_fit_the_signature_are_refused_naming_the_tensor(stor
         convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}"})
     assert caught.value.reason == "InvalidCalibration"
     assert "tokens has samples of shape [4, 2], the signature says [-1]" in caught.value.message
+
+
+def test_classifier_outputs_must_name_outputs_of_the_model(store, tmp_path: Path):
+    with pytest.raises(ConversionError) as caught:
+        convert(store, tmp_path, "text", "onnx-int8", verify={"classifierOutputs": ["logits"]})
+    assert caught.value.reason == "InvalidSpec"
+    assert caught.value.message == ("spec.verify.classifierOutputs: 'logits' is not an output of the source model; "
+                                    "its outputs are embedding")
+    assert store.list(f"{m.NAMESPACE}/{m.MODEL}/1.0.0+onnx-int8.cpu/") == []
 
 
 @pytest.mark.parametrize("format", ["onnx", "onnx-fp16", "onnx-int8", "openvino"])

@@ -49,6 +49,47 @@ def test_int8_is_judged_by_agreement():
     assert compare_output("features", features, features + 2.0, INT8)["passed"] is False
 
 
+def _near(reference: np.ndarray, scale: float, seed: int = 1) -> np.ndarray:
+    return reference + scale * np.random.default_rng(seed).standard_normal(reference.shape)
+
+
+def test_an_int8_embedding_is_judged_by_cosine_not_by_its_arg_max():
+    """A sentence embedding's arg-max means nothing: the old rule judged a [N, 384] output by
+    top-1 agreement, refusing a good INT8 embedding (cosine 0.98) for its arg-max."""
+    rng = np.random.default_rng(0)
+    reference = rng.standard_normal((16, 384)) * 0.1
+    good = _near(reference, 0.015)  # cosine ~0.99, arg-max moves in most samples
+    figures = compare_output("sentence_embedding", reference, good, INT8)
+    assert figures["judgedAs"] == "embedding" and "top1Agreement" not in figures
+    assert 0.95 < figures["minCosine"] < 1.0 and figures["passed"] is True
+    as_classifier = compare_output("scores", reference, good, INT8)
+    assert as_classifier["judgedAs"] == "classifier" and as_classifier["top1Agreement"] < 0.9 and not as_classifier["passed"]
+    poor = _near(reference, 0.06)  # cosine ~0.85: retrieval would change
+    figures = compare_output("sentence_embedding", reference, poor, INT8)
+    assert figures["minCosine"] < 0.95 and figures["passed"] is False
+
+
+def test_classifier_outputs_named_in_the_spec_decide():
+    reference = np.random.default_rng(0).standard_normal((8, 5))
+    listed = Tolerance("int8", None, None, 0.9, ("pooled",))
+    assert compare_output("pooled", reference, reference, listed)["judgedAs"] == "classifier"
+    assert compare_output("logits", reference, reference, listed)["judgedAs"] == "embedding"
+    assert compare_output("logits", reference, reference, Tolerance("int8", None, None, 0.9, ()))["judgedAs"] == "embedding"
+    assert compare_output("logits", reference[:, :1], reference[:, :1], listed)["judgedAs"] == "values"
+    spec = VerifySpec.model_validate({"classifierOutputs": ["pooled"]})
+    assert tolerance(ConversionTarget(format="onnx-int8"), spec).classifiers == ("pooled",)
+
+
+def test_an_int8_failure_says_how_each_output_was_judged():
+    case = _fixed(8, (8, 16))
+    reference = np.random.default_rng(0).standard_normal((8, 16))
+    with pytest.raises(ConversionError) as caught:
+        verify(lambda b: [reference], lambda b: [-reference], [case], lambda _: {"x": reference}, ["text_embedding"], INT8)
+    message = caught.value.message
+    assert "embeddings cosine >= 0.95" in message and "minCosine=-1" in message
+    assert "judged as an embedding; spec.verify.classifierOutputs decides" in message
+
+
 def test_shape_and_nan_differences_fail():
     reference = np.zeros((2, 3), dtype=np.float32)
     assert compare_output("y", reference, np.zeros((2, 4), dtype=np.float32), FP32)["passed"] is False
