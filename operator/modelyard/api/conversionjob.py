@@ -251,6 +251,11 @@ class Benchmark(ApiModel):
     measured_on: Annotated[str, Field(max_length=256)] | None = None
     """Where both were measured: CPU architecture and model, execution provider or device
     (in local mode this is the local machine, whatever the target hardware)."""
+    inputs: Literal["given", "generated"] | None = None
+    """Whether latency was measured on the user's inputs (verify.inputsUri or calibration data,
+    at their own sizes) or on inputs generated at the signature's sizes."""
+    shapes: Annotated[list[dict[str, list[int]]], Field(max_length=2)] = []
+    """The input shapes latency was measured at (input name -> shape): batch 1, then batch N."""
 
 
 class ConversionJobStatus(JobStatus):

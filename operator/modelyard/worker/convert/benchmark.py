@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.inputs import Batch, generate
+from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.runners import Runner
+from modelyard.worker.convert.shapes import Bounds, example, random_inputs
 
 BATCH_N = 4
 BUDGET_S = 0.25
@@ -35,21 +36,26 @@ def p50_ms(runner: Runner, inputs: Batch) -> float:
     return round(1000 * statistics.median(times), 4)
 
 
-def performance(runner: Runner, signature: Signature, size_bytes: int, batched: bool,
-                given: Batch | None = None) -> dict[str, Any]:
-    """api.conversionjob.Performance as camelCase fields."""
-    if not batched or given is None:
-        def inputs(batch: int) -> Batch:
-            return generate(signature, batch)
-        largest = BATCH_N
-    else:
-        def inputs(batch: int) -> Batch:
-            return {name: array[:batch] for name, array in given.items()}
+def inputs(signature: Signature, batched: bool, given: Batch | None = None,
+           bounds: Bounds | None = None) -> list[Batch]:
+    """What latency is measured on: batch 1, then batch N when the batch is dynamic. The user's
+    inputs at their own sizes when given; otherwise generated at the signature's sizes (dynamic
+    axes other than the batch at shapes.SMALL, within the source's bounds)."""
+    if given is not None and batched:
         largest = min(BATCH_N, min(len(array) for array in given.values()))
-    figures: dict[str, Any] = {"latencyP50MsBatch1": p50_ms(runner, inputs(1)), "sizeBytes": size_bytes}
-    if batched and largest > 1:
-        figures["latencyP50MsBatchN"] = p50_ms(runner, inputs(largest))
-        figures["batchSize"] = largest
+        return [{name: array[:batch] for name, array in given.items()} for batch in sorted({1, largest})]
+    if given is not None:
+        return [{name: array[0] for name, array in given.items()}]
+    sizes = [1, BATCH_N] if batched else [1]
+    return [random_inputs(signature, example(signature, bounds, batch)) for batch in sizes]
+
+
+def performance(runner: Runner, size_bytes: int, measured_on: list[Batch]) -> dict[str, Any]:
+    """api.conversionjob.Performance as camelCase fields, over `inputs(...)`."""
+    figures: dict[str, Any] = {"latencyP50MsBatch1": p50_ms(runner, measured_on[0]), "sizeBytes": size_bytes}
+    if len(measured_on) > 1:
+        figures["latencyP50MsBatchN"] = p50_ms(runner, measured_on[1])
+        figures["batchSize"] = len(next(iter(measured_on[1].values())))
     return figures
 
 
@@ -57,9 +63,14 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
-def benchmark(source: dict[str, Any], output: dict[str, Any]) -> dict[str, Any]:
-    """api.conversionjob.Benchmark: speed-up is source latency / converted latency."""
+def benchmark(source: dict[str, Any], output: dict[str, Any], measured_on: list[Batch] | None = None,
+              given: bool = False) -> dict[str, Any]:
+    """api.conversionjob.Benchmark: speed-up is source latency / converted latency; with the
+    inputs, the shapes measured at and whether they were the user's."""
     body: dict[str, Any] = {"source": source, "output": output}
+    if measured_on:
+        body["inputs"] = "given" if given else "generated"
+        body["shapes"] = [{name: list(array.shape) for name, array in batch.items()} for batch in measured_on]
     for key, field in (("speedupBatch1", "latencyP50MsBatch1"), ("speedupBatchN", "latencyP50MsBatchN")):
         value = _ratio(source.get(field), output.get(field))
         if value is not None:

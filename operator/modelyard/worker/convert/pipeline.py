@@ -104,9 +104,11 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())
+    measured_on = benchmarking.inputs(source.signature, batched, given, source.bounds)
     bench = benchmarking.benchmark(
-        benchmarking.performance(source_runner, source.signature, source.size_bytes, batched, given),
-        benchmarking.performance(converted_runner, source.signature, output_size, batched, given),
+        benchmarking.performance(source_runner, source.size_bytes, measured_on),
+        benchmarking.performance(converted_runner, output_size, measured_on),
+        measured_on, given is not None,
     )
 
     job.stage("upload")

@@ -16,7 +16,7 @@ mark an embedding (EMBEDDING_WORDS); the status says how each output was judged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -150,7 +150,8 @@ def verify(source: Runner, converted: Runner, chosen: list[Case], data: Callable
     """Compare at every case; returns api.conversionjob.Verification as camelCase fields
     (figures over all cases, the shapes used), or raises VerificationFailed with the numbers
     and the shape they were found at (the caller then registers no output)."""
-    results = [_verify_case(source, converted, case, data(case), output_names, tol) for case in chosen]
+    references = References(source, max((c.run for c in chosen if c.batched), default=1))
+    results = [_verify_case(references, converted, case, data(case), output_names, tol) for case in chosen]
     outputs = [_merge_output([r["outputs"][i] for r in results]) for i in range(len(results[0]["outputs"]))]
     merged: dict[str, Any] = {
         "passed": True,
@@ -190,9 +191,41 @@ def _run(runner: Runner, data: Batch, case: Case, which: str) -> list[np.ndarray
         ) from None
 
 
-def _verify_case(source: Runner, converted: Runner, case: Case, data: Batch, output_names: list[str],
+class References:
+    """The source's outputs for a case. Computed in runs as wide as the widest case rather than
+    run by run (eager torch at batch 1 was half of a ResNet-18's verification), once per distinct
+    data (generated inputs give the small and the large case the same samples). The source
+    still runs once at the case's own shape, proving it takes it; if that run's outputs differ
+    from the wide run's, the source depends on what it is batched with and every run is made at
+    the case's own shape instead."""
+
+    def __init__(self, source: Runner, width: int):
+        self.source, self.width = source, width
+        self._held: list[tuple[dict[str, tuple[int, ...]], Batch, list[np.ndarray]]] = []
+
+    def __call__(self, data: Batch, case: Case) -> list[np.ndarray]:
+        if not case.batched or case.run >= self.width or case.samples <= case.run:
+            return self._once(data, case)
+        first = _run(self.source, {n: a[:case.run] for n, a in data.items()}, replace(case, samples=case.run), "source")
+        wide = replace(case, run=self.width, shapes={n: (self.width, *shape[1:]) for n, shape in case.shapes.items()})
+        outputs = self._once(data, wide)
+        if all(np.allclose(f, o[:case.run], rtol=1e-4, atol=1e-5, equal_nan=True) if f.ndim and f.shape[0] == case.run
+               else np.array_equal(f, o) for f, o in zip(first, outputs, strict=True)):
+            return outputs
+        return _run(self.source, data, case, "source")
+
+    def _once(self, data: Batch, case: Case) -> list[np.ndarray]:
+        for shapes, held, outputs in self._held:
+            if shapes == case.shapes and held.keys() == data.keys() and all(np.array_equal(held[n], data[n]) for n in data):
+                return outputs
+        outputs = _run(self.source, data, case, "source")
+        self._held.append((case.shapes, data, outputs))
+        return outputs
+
+
+def _verify_case(references: References, converted: Runner, case: Case, data: Batch, output_names: list[str],
                  tol: Tolerance) -> dict[str, Any]:
-    reference = _run(source, data, case, "source")
+    reference = references(data, case)
     candidate = _run(converted, data, case, "converted")
     if len(candidate) != len(reference):
         raise ConversionError(

@@ -6,7 +6,7 @@ import numpy as np
 
 from modelyard.api.common import Signature
 from modelyard.api.conversionjob import Benchmark
-from modelyard.worker.convert.benchmark import benchmark, performance, summary
+from modelyard.worker.convert.benchmark import benchmark, inputs, performance, summary
 
 SIGNATURE = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, 4]}]})
 
@@ -18,11 +18,11 @@ def test_performance_measures_both_batch_sizes():
         seen.append(len(batch["x"]))
         return [np.zeros(1)]
 
-    figures = performance(runner, SIGNATURE, 1234, batched=True)
+    figures = performance(runner, 1234, inputs(SIGNATURE, batched=True))
     assert figures["sizeBytes"] == 1234 and figures["batchSize"] == 4
     assert figures["latencyP50MsBatch1"] >= 0 and figures["latencyP50MsBatchN"] >= 0
     assert set(seen) == {1, 4}
-    assert "latencyP50MsBatchN" not in performance(runner, SIGNATURE, 1, batched=False)
+    assert "latencyP50MsBatchN" not in performance(runner, 1, inputs(SIGNATURE, batched=False))
 
 
 def test_latency_is_measured_on_the_users_inputs_at_their_own_sizes():
@@ -33,11 +33,22 @@ def test_latency_is_measured_on_the_users_inputs_at_their_own_sizes():
         return [np.zeros(1)]
 
     given = {"x": np.ones((3, 32), dtype=np.float32)}
-    figures = performance(runner, Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, -1]}]}), 1, True, given)
+    measured_on = inputs(Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, -1]}]}), True, given)
+    figures = performance(runner, 1, measured_on)
     assert set(seen) == {(1, 32), (3, 32)} and figures["batchSize"] == 3, "batch N is at most the samples given"
+    body = benchmark(figures, figures, measured_on, given=True)
+    assert body["inputs"] == "given" and body["shapes"] == [{"x": [1, 32]}, {"x": [3, 32]}]
+    assert Benchmark.model_validate(body).shapes == [{"x": [1, 32]}, {"x": [3, 32]}]
     seen.clear()
-    assert "batchSize" not in performance(runner, SIGNATURE, 1, batched=True, given={"x": np.ones((1, 4), np.float32)})
+    assert "batchSize" not in performance(runner, 1, inputs(SIGNATURE, True, given={"x": np.ones((1, 4), np.float32)}))
     assert set(seen) == {(1, 4)}
+
+
+def test_generated_inputs_respect_the_sources_bounds():
+    signature = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
+    measured_on = inputs(signature, True, bounds={"tokens": {1: (16, 512)}})
+    assert [b["tokens"].shape for b in measured_on] == [(1, 16), (4, 16)], "8 tokens is below the source's least"
+    assert benchmark({}, {}, measured_on)["inputs"] == "generated"
 
 
 def test_speedups_and_summary():

@@ -123,18 +123,44 @@ def test_failure_message_carries_the_numbers_and_the_shape():
     assert [o["name"] for o in passed["outputs"]] == ["scores", "total"] and passed["top1Agreement"] == 1.0
 
 
+def _recording(seen: list[tuple[int, ...]], offset=None):
+    def run(b):
+        seen.append(b["tokens"].shape)
+        mean = b["tokens"].astype(np.float32).mean(axis=1)
+        return [mean + (offset(b) if offset else 0.0)]
+    return run
+
+
 def test_every_case_is_run_and_reported():
     signature = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
+    seen_source: list[tuple[int, ...]] = []
+    seen_converted: list[tuple[int, ...]] = []
+    chosen = cases(signature, 4)
+    result = verify(_recording(seen_source), _recording(seen_converted), chosen, lambda c: generate(signature, c), ["mean"], FP32)
+    assert result["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 64]}] and result["samples"] == 8
+    assert seen_converted == [(1, 8)] * 4 + [(4, 64)], "the converted model runs at every shape, sample by sample at batch 1"
+    # the source's reference comes from runs as wide as the large case; it runs once at batch 1
+    assert seen_source == [(1, 8), (4, 8), (4, 64)]
+
+
+def test_a_source_that_depends_on_its_batch_is_run_at_the_cases_own_shape():
+    signature = Signature.model_validate({"inputs": [{"name": "tokens", "dtype": "int64", "shape": [-1, -1]}]})
+    seen: list[tuple[int, ...]] = []
+    source = _recording(seen, offset=lambda b: float(len(b["tokens"])))  # batch size leaks into every output
+    result = verify(source, source, cases(signature, 4), lambda c: generate(signature, c), ["mean"], FP32)
+    assert result["passed"] and seen[:2] == [(1, 8), (4, 8)] and seen[2:6] == [(1, 8)] * 4
+
+
+def test_generated_small_and_large_cases_share_the_sources_wide_run():
+    signature = Signature.model_validate({"inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3]}]})
     seen: list[tuple[int, ...]] = []
 
     def source(b):
-        seen.append(b["tokens"].shape)
-        return [b["tokens"].astype(np.float32).mean(axis=1)]
+        seen.append(b["image"].shape)
+        return [b["image"] * 2.0]
 
-    chosen = cases(signature, 4)
-    result = verify(source, source, chosen, lambda c: generate(signature, c), ["mean"], FP32)
-    assert result["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 64]}] and result["samples"] == 8
-    assert sorted(set(seen)) == [(1, 8), (4, 64)]
+    verify(source, lambda b: [b["image"] * 2.0], cases(signature, 4), lambda c: generate(signature, c), ["y"], FP32)
+    assert seen == [(1, 3), (4, 3)], "one run at batch 1, one wide run shared by both cases"
 
 
 def test_a_converted_model_failing_at_one_shape_names_that_shape():
