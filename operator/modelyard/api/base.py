@@ -2,7 +2,7 @@
 
 Strictness mirrors the API server: `"32"` is not an integer, unknown fields are rejected (as
 `kubectl apply` does with strict field validation), and attribute docstrings become the
-descriptions that `kubectl explain` shows.
+descriptions that `kubectl explain` shows (attached when a schema is generated: api/docstrings.py).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         strict=True,
         extra="forbid",
-        use_attribute_docstrings=True,
         validate_default=False,
         defer_build=True,
     )

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 from modelyard.api import GROUP, KINDS, VERSION
+from modelyard.api.base import ApiModel
+from modelyard.api.docstrings import document
 from modelyard.api.resource import Resource
 
 _DROPPED = {"title", "discriminator"}
@@ -79,6 +81,7 @@ def _rewrite(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 def openapi_schema(kind: type[Resource]) -> dict[str, Any]:
     """The openAPIV3Schema of one kind."""
+    document(ApiModel)
     fields = kind.model_fields
     spec_cls = fields["spec"].annotation
     status_cls = _strip_optional(fields["status"].annotation)

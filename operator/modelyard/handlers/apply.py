@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
-
-from kubernetes.client.rest import ApiException
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelyard.api import conditions as C
 from modelyard.api.resource import Resource
 from modelyard.core.conditions import set_condition
 from modelyard.core.decision import ChildUpdate, Decision, Event
-from modelyard.handlers.kube import ForeignChild, Kube, rejection
+from modelyard.handlers.apierrors import ForeignChild, api_error, rejection
+
+if TYPE_CHECKING:
+    from modelyard.handlers.kube import Kube
 
 PostEvent = Callable[[Event], None]
 
@@ -32,7 +34,7 @@ def apply_update(kube: Kube, namespace: str, update: ChildUpdate) -> None:
     kube.patch_status(update.kind, namespace, update.name, status, current)
 
 
-def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: Any = None) -> bool:
+def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: datetime) -> bool:
     """Children are created before the status says they exist, so a restart in between finds
     the Job and adopts it instead of reporting it lost. False when a child could not be
     created: the status then says why (waiting for an old child, or the server's refusal)."""
@@ -46,8 +48,8 @@ def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: A
             if waiting != previous:
                 kube.patch_status(obj.kind, obj.namespace, obj.name, waiting, previous)
             return False
-        except ApiException as error:
-            refused = rejection(error)
+        except Exception as error:
+            refused = rejection(error) if api_error(error) else None
             if refused is None:
                 raise
             message = f"the API server refused to create {what}: {refused}"
@@ -63,8 +65,8 @@ def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: A
     if decision.status != previous:
         try:
             kube.patch_status(obj.kind, obj.namespace, obj.name, decision.status, previous)
-        except ApiException as error:
-            refused = rejection(error)
+        except Exception as error:
+            refused = rejection(error) if api_error(error) else None
             if refused is None:
                 raise
             # The status itself was refused (too long, too many items): say so in a small one.

@@ -13,6 +13,7 @@ from kubernetes.client.rest import ApiException
 
 from modelyard.api import GROUP, KINDS, VERSION
 from modelyard.api.resource import Resource
+from modelyard.handlers.apierrors import ForeignChild
 from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
 KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kubeflow.org", "v1", "tfjobs")}
@@ -20,26 +21,6 @@ KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kube
 
 def _missing(error: ApiException) -> bool:
     return error.status == 404
-
-
-class ForeignChild(Exception):
-    """A child of our deterministic name exists but belongs to another owner: typically an
-    earlier object of the same name, deleted and re-applied, whose Job the garbage collector
-    has not removed yet. Adopting it would report the old object's result as ours."""
-
-
-def rejection(error: ApiException) -> str | None:
-    """The API server's message when it refused a write for good (a 4xx a retry cannot fix:
-    invalid, forbidden, too large), else None (conflicts, throttling and 5xx are retried)."""
-    if error.status is None or not 400 <= error.status < 500 or error.status in (404, 408, 409, 429):
-        return None
-    try:
-        status = json.loads(error.body)
-    except (TypeError, ValueError):
-        return f"{error.status} {error.reason}"
-    causes = (status.get("details") or {}).get("causes") or []
-    details = "; ".join(f"{c['field']}: {c['message']}" if c.get("field") else c.get("message", "") for c in causes)
-    return details or status.get("message") or f"{error.status} {error.reason}"
 
 
 def _discard(response: Any) -> None:

@@ -6,7 +6,7 @@ import functools
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from modelyard.api import conditions as C
 from modelyard.api.conversionjob import ConversionJob
@@ -27,9 +27,11 @@ from modelyard.core.trainingjob import Related, decide_training, progress_from_l
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status
 from modelyard.handlers.cache import Seen
-from modelyard.handlers.kube import Kube
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
+
+if TYPE_CHECKING:
+    from modelyard.handlers.kube import Kube
 
 Clock = Callable[[], datetime]
 

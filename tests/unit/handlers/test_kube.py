@@ -7,7 +7,8 @@ import json
 import pytest
 from kubernetes.client.rest import ApiException
 
-from modelyard.handlers.kube import ForeignChild, Kube, rejection
+from modelyard.handlers.apierrors import ForeignChild, rejection
+from modelyard.handlers.kube import Kube
 
 
 def refused(status: int, body: dict | None = None) -> ApiException:
