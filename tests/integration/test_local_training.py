@@ -120,7 +120,7 @@ def test_templates_chains_and_suspension(data: Path, tmp_path: Path, capsys: pyt
     assert lineage["datasets"][0]["sha256"] == hashlib.sha256((data / "train.npz").read_bytes()).hexdigest()
     assert versions["second"]["status"]["phase"] == "Ready"
     report = Path(jobs["second"]["status"]["reportUri"].removeprefix("file://"))
-    assert (report / "report.html").is_file() and (report / "curves.png").is_file()
+    assert (report / "report.html").is_file() and (report / "curves.svg").is_file()
     curves = (report / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in curves] == [1, 2, 3, 4]
     metrics = jobs["second"]["status"]["metrics"]

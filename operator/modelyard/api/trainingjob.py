@@ -297,7 +297,7 @@ class TrainingJobStatus(WorkStatus):
     curves_uri: Annotated[str, Field(max_length=2048)] | None = None
     """The stored metric curves (metrics.jsonl) in the store."""
     report_uri: Annotated[str, Field(max_length=2048)] | None = None
-    """Folder of the training report (report.html, curves.png)."""
+    """Folder of the training report (report.html, curves.svg)."""
     tensorboard_logdir: Annotated[str, Field(max_length=2048)] | None = None
     """The stored TensorBoard event files."""
     tensorboard: TensorBoardStatus | None = None

@@ -11,7 +11,7 @@ from modelyard.storage.config import S3Settings
 from modelyard.views.table import lookup
 
 FILES = ("report.json", "report.html", "confusion-matrix.png", "latency-histogram.png", "per-class.png",
-         "curves.png", "metrics.jsonl")
+         "curves.svg", "metrics.jsonl")
 
 
 class ReportMissing(LookupError):

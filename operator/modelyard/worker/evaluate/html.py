@@ -59,7 +59,8 @@ def page(title: str, parts: list[str], images: dict[str, bytes]) -> str:
     parts = list(parts)
     for name, data in images.items():
         encoded = base64.b64encode(data).decode()
-        parts.append(f"<h2>{escape(name)}</h2><img alt='{escape(name)}' src='data:image/png;base64,{encoded}'>")
+        kind = "image/svg+xml" if name.endswith(".svg") else "image/png"
+        parts.append(f"<h2>{escape(name)}</h2><img alt='{escape(name)}' src='data:{kind};base64,{encoded}'>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:2px 8px;text-align:left}.ok{color:#161}.bad{color:#a11}"
              "img{max-width:100%}")

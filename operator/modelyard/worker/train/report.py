@@ -1,5 +1,5 @@
 """Metric curves and the training report: `<namespace>/<model>/trainings/<trainingjob>/` holds
-metrics.jsonl (every line the code reported), curves.png, report.html, report.json and
+metrics.jsonl (every line the code reported), curves.svg, report.html, report.json and
 result.json (last: it marks the report complete)."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from modelyard.storage.base import Store
 from modelyard.worker.evaluate import html
-from modelyard.worker.evaluate.plots import new_figure, to_png
+from modelyard.worker.train.chart import curves_svg
 
-CURVES = "curves.png"
+CURVES = "curves.svg"
 RESERVED = ("step", "total", "time", "epoch")
 
 
@@ -52,33 +52,20 @@ def summarise(records: list[dict[str, Any]], declared: dict[str, str], finished:
     return summary
 
 
-def curves_png(records: list[dict[str, Any]], title: str) -> bytes:
-    series = curves(records)
-    rows = max(1, len(series))
-    fig = new_figure(7, 2.2 * rows)
-    for index, (name, points) in enumerate(sorted(series.items())):
-        axes = fig.add_subplot(rows, 1, index + 1)
-        axes.plot([p[0] for p in points], [p[1] for p in points], marker="." if len(points) < 60 else None)
-        axes.set_ylabel(name)
-        axes.grid(alpha=0.3)
-        if index == 0:
-            axes.set_title(title)
-    if series:
-        fig.axes[-1].set_xlabel("step")
-    return to_png(fig)
-
-
 def _json(body: Any) -> bytes:
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
-def write_report(store: Store, prefix: str, report: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, str]:
-    """Store the curves and the report; returns their URIs."""
+def write_report(store: Store, prefix: str, report: dict[str, Any], records: list[dict[str, Any]],
+                 declared: dict[str, str]) -> dict[str, str]:
+    """Store the curves and the report; returns their URIs. `declared`: the algorithm's metric
+    goals (see goal)."""
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
     store.put_bytes(f"{prefix}/metrics.jsonl", lines)
-    image = curves_png(records, f"TrainingJob {report['job']}")
-    store.put_bytes(f"{prefix}/{CURVES}", image)
     summary = report["metrics"]
+    series = curves(records)
+    image = curves_svg(series, f"TrainingJob {report['job']}", {name: goal(name, declared) for name in series}).encode()
+    store.put_bytes(f"{prefix}/{CURVES}", image)
     parts = [
         f"<h1>TrainingJob {html.escape(report['job'])}</h1>",
         f"<p>{html.escape(report['algorithm'])} on {html.escape(report['hardware'])}; "
