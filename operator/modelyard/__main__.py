@@ -1,7 +1,5 @@
 """`python -m modelyard` is the `modelyard` command."""
 
-import sys
+from modelyard.cli import entry
 
-from modelyard.cli import main
-
-sys.exit(main())
+entry()

@@ -119,5 +119,19 @@ def main(argv: list[str] | None = None) -> int:
     return args.run(args)
 
 
+def entry() -> None:
+    """The `modelyard` command: main, then the process ends as soon as its output is out. The
+    interpreter's own shutdown (freeing every module, pydantic's schemas) took 0.2 s after each
+    command on two cores, with nothing left to do: every file is closed by then."""
+    import logging
+    import os
+
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

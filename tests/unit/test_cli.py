@@ -37,6 +37,18 @@ def test_validate_missing_file_is_an_error_not_a_trace(tmp_path: Path, capsys):
     assert "no such file or directory" in capsys.readouterr().err
 
 
+def test_the_command_ends_with_mains_code_and_all_of_its_output(tmp_path: Path):
+    """`entry` ends the process without the interpreter's teardown: nothing printed is lost."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "all.yaml"
+    path.write_text(yaml.safe_dump_all([builders.model()] * 200 + [builders.model_version(version="1.0")]))
+    done = subprocess.run([sys.executable, "-m", "modelyard", "validate", str(path)], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stdout.count("valid    ") == 200 and done.stdout.rstrip().endswith("201 documents, 1 invalid")
+
+
 def test_crds_write_then_check(tmp_path: Path, capsys):
     assert main(["crds", "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("*.yaml"))) == len(KINDS)

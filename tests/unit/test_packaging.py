@@ -53,4 +53,4 @@ def test_operator_folder_is_not_a_package():
 
 def test_console_script_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert project["scripts"] == {"modelyard": "modelyard.cli:main"}
+    assert project["scripts"] == {"modelyard": "modelyard.cli:entry"}

@@ -15,11 +15,9 @@ from pydantic import Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from modelyard.api.base import ApiModel
+from modelyard.api.group import API_VERSION, GROUP, VERSION  # noqa: F401 - re-exported
 from modelyard.api.rules import matches
 
-GROUP = "modelyard.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
 
 # --- strings -------------------------------------------------------------------------------
 

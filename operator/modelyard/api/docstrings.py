@@ -9,6 +9,7 @@ import ast
 import functools
 import inspect
 import sys
+from itertools import pairwise
 
 from pydantic import BaseModel
 
@@ -35,7 +36,7 @@ def attribute_docstrings(cls: type) -> dict[str, str]:
     if node is None:
         return {}
     found = {}
-    for statement, following in zip(node.body, node.body[1:]):
+    for statement, following in pairwise(node.body):
         if (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
                 and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
                 and isinstance(following.value.value, str)):

@@ -6,6 +6,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
 CHUNK = 1024 * 1024
@@ -71,6 +72,15 @@ class HashingReader:
 
     def result(self) -> PutResult:
         return PutResult(self.size, self.sha256)
+
+
+def hash_file(path: Path) -> str:
+    """The sha256 of a local file, read in CHUNKs."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_full(stream: BinaryIO, size: int) -> bytes:

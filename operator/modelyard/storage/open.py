@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modelyard.storage.base import Store
-from modelyard.storage.config import S3Settings
 from modelyard.storage.uri import parse
+
+if TYPE_CHECKING:
+    from modelyard.storage.config import S3Settings
 
 
 def open_store(uri: str, settings: S3Settings | None = None) -> Store:

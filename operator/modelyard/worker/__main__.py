@@ -124,16 +124,20 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _train(args: argparse.Namespace) -> dict[str, Any]:
-    from modelyard.api.validation import parse_object
     from modelyard.storage import open_store
     from modelyard.worker.train.run import TrainJob, run_train
 
-    obj = parse_object(_object(args))
+    # The operator validated the TrainingJob and resolved it into the plan; only its name is
+    # read here, so the API models load while the code runs (run_train's warm-up), not before.
+    metadata = _object(args).get("metadata") or {}
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    if not namespace or not name:
+        raise SystemExit("modelyard.worker train: the TrainingJob object needs metadata.name and metadata.namespace")
     plan = json.loads(Path(args.plan).read_text()) if args.plan else json.loads(os.environ.get("MODELYARD_TRAINING_PLAN") or "null")
     if not plan:
         raise SystemExit("modelyard.worker train: give --plan FILE or set MODELYARD_TRAINING_PLAN")
     with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
-        job = TrainJob(namespace=obj.namespace, name=obj.name, plan=plan, store=open_store(args.store),
+        job = TrainJob(namespace=namespace, name=name, plan=plan, store=open_store(args.store),
                        workdir=Path(workdir), hardware=plan.get("hardware", "cpu"),
                        template_dir=Path(args.template_dir) if args.template_dir else None)
         return run_train(job)

@@ -6,12 +6,14 @@ import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from pathlib import PurePosixPath
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from modelyard.storage.base import StoreError
-from modelyard.storage.config import S3Settings
 from modelyard.storage.uri import parse
 from modelyard.worker.errors import WorkerError
+
+if TYPE_CHECKING:
+    from modelyard.storage.config import S3Settings
 
 
 class SourceError(WorkerError):

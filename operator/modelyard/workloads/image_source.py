@@ -9,10 +9,12 @@ must contain a `cp` (coreutils or busybox); when it does not, the init container
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelyard.api.modelversion import ImageSource
 from modelyard.workloads.security import restricted_security_context
+
+if TYPE_CHECKING:
+    from modelyard.api.modelversion import ImageSource
 
 VOLUME = "model-image"
 MOUNT = "/modelyard/image"

@@ -69,3 +69,51 @@ def test_a_worker_without_a_result_reports_its_log(tmp_path: Path):
     terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
     assert lines == ["boom"] and terminated["exitCode"] == 3 and "boom" in terminated["message"]
     assert status["conditions"][0]["type"] == "Failed"
+
+
+def _forked_import(tmp_path: Path, argv_tail: list[str] | None = None):
+    process = local_process(_job(uri=f"file://{tmp_path}/missing.onnx"), tmp_path, python=sys.executable)
+    env = {**process.env, "MODELYARD_STORE_URI": f"file://{tmp_path}/store"}
+    argv = process.argv if argv_tail is None else [*process.argv[:3], *argv_tail]
+    return process.__class__(**{**process.__dict__, "env": env, "argv": argv})
+
+
+def test_the_worker_runs_as_a_fork_in_its_own_folder_and_environment(tmp_path: Path):
+    import json
+    import os
+
+    from modelyard.local.runner import forkable
+
+    process = _forked_import(tmp_path)
+    assert forkable(process)
+    here, environment = os.getcwd(), dict(os.environ)
+    lines: list[str] = []
+    status, pod = run_process(process, lines.append)
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    result = json.loads(terminated["message"])
+    assert terminated["exitCode"] == 1 and result["ok"] is False and "missing.onnx" in result["message"]
+    assert any("import failed:" in line for line in lines) and process.log.read_text().count("import failed:") == 1
+    assert os.getcwd() == here and dict(os.environ) == environment, "the caller's folder and environment are untouched"
+    assert status["conditions"][0]["type"] == "Failed"
+
+
+def test_a_forked_worker_that_cannot_start_reports_why(tmp_path: Path):
+    lines: list[str] = []
+    status, pod = run_process(_forked_import(tmp_path, ["no-such-command"]), lines.append)
+    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["exitCode"] == 2 and "invalid choice: 'no-such-command'" in terminated["message"]
+
+
+def test_no_fork_while_another_thread_runs(tmp_path: Path):
+    import threading
+
+    from modelyard.local.runner import forkable
+
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not forkable(_forked_import(tmp_path))
+    finally:
+        release.set()
+        other.join()

@@ -7,6 +7,16 @@ Modules, in the order the data flows: datasets/ (fetch, checksum, stream batches
 plots, html and report (the store's report folder), run (the whole job).
 """
 
-from modelyard.worker.evaluate.run import EvaluateJob, run_evaluate
+from typing import Any
 
 __all__ = ["EvaluateJob", "run_evaluate"]
+
+
+def __getattr__(name: str) -> Any:
+    # on first use: the training worker imports this package's dataset hashing, not the
+    # evaluation loop with numpy and its backends
+    if name in __all__:
+        from modelyard.worker.evaluate import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,14 +4,15 @@ job's `sha256` before training starts, and recorded with the trained version eit
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from modelyard.storage.base import CHUNK, HashingReader
-from modelyard.storage.config import S3Settings
+from modelyard.storage.base import CHUNK, HashingReader, hash_file
 from modelyard.storage.uri import parse
 from modelyard.worker.errors import WorkerError
-from modelyard.worker.evaluate.datasets.fetch import hash_file
 from modelyard.worker.source import basename, open_source, redact
+
+if TYPE_CHECKING:
+    from modelyard.storage.config import S3Settings
 
 
 class InputError(WorkerError):

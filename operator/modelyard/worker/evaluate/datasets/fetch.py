@@ -7,11 +7,10 @@ accepted only for imagefolder and cannot carry a sha256 (package it to checksum 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from modelyard.api.evaluationjob import DatasetSpec
-from modelyard.storage.base import CHUNK, HashingReader
+from modelyard.storage.base import CHUNK, HashingReader, hash_file
 from modelyard.storage.config import S3Settings
 from modelyard.storage.uri import parse
 from modelyard.worker.evaluate.errors import EvaluationError
@@ -44,14 +43,6 @@ def fetch_dataset(spec: DatasetSpec, workdir: Path, s3: S3Settings | None = None
     if spec.sha256:
         _check(spec, reader.sha256)
     return target
-
-
-def hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _check(spec: DatasetSpec, actual: str) -> None:
