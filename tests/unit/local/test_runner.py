@@ -79,22 +79,32 @@ def _forked_import(tmp_path: Path, argv_tail: list[str] | None = None):
 
 
 def test_the_worker_runs_as_a_fork_in_its_own_folder_and_environment(tmp_path: Path):
+    """In a fresh interpreter (this one may have threads of other tests, which rule a fork out)."""
     import json
-    import os
+    import subprocess
 
-    from modelyard.local.runner import forkable
-
-    process = _forked_import(tmp_path)
-    assert forkable(process)
-    here, environment = os.getcwd(), dict(os.environ)
-    lines: list[str] = []
-    status, pod = run_process(process, lines.append)
-    terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+    script = f"""
+import json, os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[3])!r})
+from pathlib import Path
+from tests.unit.local.test_runner import _forked_import
+from modelyard.local.runner import forkable, run_process
+process = _forked_import(Path({str(tmp_path)!r}))
+here, environment = os.getcwd(), dict(os.environ)
+lines = []
+status, pod = run_process(process, lines.append)
+print(json.dumps({{"forked": forkable(process), "lines": lines, "status": status, "pod": pod, "log": process.log.read_text(),
+                  "same": os.getcwd() == here and dict(os.environ) == environment, "pid": os.getpid()}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seen = json.loads(done.stdout.splitlines()[-1])
+    terminated = seen["pod"]["status"]["containerStatuses"][0]["state"]["terminated"]
     result = json.loads(terminated["message"])
+    assert seen["forked"], "a process without other threads forks its worker"
     assert terminated["exitCode"] == 1 and result["ok"] is False and "missing.onnx" in result["message"]
-    assert any("import failed:" in line for line in lines) and process.log.read_text().count("import failed:") == 1
-    assert os.getcwd() == here and dict(os.environ) == environment, "the caller's folder and environment are untouched"
-    assert status["conditions"][0]["type"] == "Failed"
+    assert any("import failed:" in line for line in seen["lines"]) and seen["log"].count("import failed:") == 1
+    assert seen["same"], "the caller's folder and environment are untouched"
+    assert seen["status"]["conditions"][0]["type"] == "Failed"
 
 
 def test_a_forked_worker_that_cannot_start_reports_why(tmp_path: Path):
