@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -85,18 +84,21 @@ def apply(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _exclusive(mode: Any) -> Iterator[int]:
-    """One `local apply` or `local delete` at a time per home (yields 1 when another holds it)."""
-    lock = (mode.cluster.root / ".lock").open("w")
+    """One `local apply` or `local delete` at a time per home (yields 1 when another holds it);
+    the engine lets go of the lock while a worker runs (see local.state.StateLock)."""
+    from modelyard.local.state import StateLock
+
+    lock = StateLock(mode.cluster.root)
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(f"error: another modelyard local command is working in {mode.home}; wait for it to finish",
-                  file=sys.stderr)
+        if not lock.try_acquire():
+            print(f"error: another modelyard local command is working in {mode.home}; wait for it to finish "
+                  "(it lets go while a Job's worker runs)", file=sys.stderr)
             yield 1
             return
+        mode.state_lock = lock
         yield 0
     finally:
+        mode.state_lock = None
         lock.close()
 
 

@@ -227,3 +227,81 @@ def test_the_text_preset_fine_tunes_minilm_and_its_onnx_version_keeps_the_sequen
     assert conversion["verification"]["passed"] and len(lengths) >= 2, conversion["verification"]
     evaluation = items(capsys, home, "evj")["topics-onnx-eval"]["status"]
     assert evaluation["passed"] is True and evaluation["results"]["accuracy"] >= 0.9
+
+
+STEPPER = r"""
+import json, os, sys, threading
+from pathlib import Path
+import onnx
+from onnx import TensorProto, helper
+config = json.load(open(os.environ["MODELYARD_TRAIN_CONFIG"]))
+checkpoints = Path(config["checkpointDir"])
+start = int(Path(config["resumeFrom"]).read_text()) if config.get("resumeFrom") else 0
+print(f"starting after step {start}", file=sys.stderr, flush=True)
+with open(config["metricsFile"], "a") as metrics:
+    for step in range(start + 1, 7):
+        metrics.write(json.dumps({"step": step, "total": 6, "loss": 1.0 / step}) + "\n")
+        metrics.flush()
+        (checkpoints / ".checkpoint.pt").write_text(str(step))
+        os.replace(checkpoints / ".checkpoint.pt", checkpoints / "checkpoint.pt")
+        if step == 3 and start == 0:
+            threading.Event().wait()  # held here until the job is suspended
+out = Path(config["outputDir"])
+graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), out / "model.onnx")
+(out / "model.json").write_text(json.dumps({"file": "model.onnx", "format": "onnx"}))
+"""
+
+
+def test_a_running_job_suspended_by_another_apply_resumes_from_its_checkpoint(data: Path, tmp_path: Path):
+    """Local mode as the Job controller: `spec.suspend: true` applied from another terminal
+    stops the running worker (it stores the code's checkpoint and ends), the first apply ends
+    with the job Suspended, and resuming continues after the checkpointed step."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.controlplane import wait_until
+
+    home, uri = tmp_path / "home", (data / "train.npz").as_uri()
+    stepper = tmp_path / "stepper.py"
+    stepper.write_text(STEPPER)
+    algorithm = script_algorithm("stepper", "")
+    algorithm["spec"].update(command=["python", str(stepper)], checkpoints=True)
+    job = training("long", uri, algorithmRef={"kind": "Algorithm", "name": "stepper"}, hyperparameters={})
+
+    def manifests(suspend: bool) -> str:
+        path = tmp_path / f"suspend-{suspend}.yaml"
+        path.write_text(yaml.safe_dump_all([model(), algorithm, {**job, "spec": {**job["spec"], "suspend": suspend}}]))
+        return str(path)
+
+    command = [sys.executable, "-m", "modelyard", "local", "apply", "--home", str(home), "-f"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    first = subprocess.Popen([*command, manifests(False)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             env=env)
+    try:
+        log = home / "jobs" / "train-long" / "worker.log"
+        wait_until("the code to reach step 3", lambda: log.is_file() and '"step": 3' in log.read_text(), timeout=120, log=log)
+        suspended = subprocess.run([*command, manifests(True)], capture_output=True, text=True, env=env, timeout=120)
+        out, _ = first.communicate(timeout=120)
+    finally:
+        first.kill()
+    # both commands end with the job suspended (what was asked) and the model still waiting for it
+    for said in (suspended.stderr, out):
+        failures = said.split("did not succeed:")[-1]
+        assert "Model/toy Pending: still pending: no versions yet" in failures and "TrainingJob/long" not in failures, said
+    state = json.loads((home / "state" / "TrainingJob" / "default" / "long.json").read_text())
+    assert state["status"]["phase"] == "Suspended" and "resume from the last checkpoint" in state["status"]["message"]
+    checkpoint = home / "store" / "default" / "toy" / "trainings" / "long" / "checkpoints" / "checkpoint.pt"
+    assert checkpoint.read_text() == "3", "the worker stored the code's last checkpoint as it was stopped"
+    assert "the worker was stopped (its TrainingJob was suspended" in log.read_text()
+
+    resumed = subprocess.run([*command, manifests(False)], capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    state = json.loads((home / "state" / "TrainingJob" / "default" / "long.json").read_text())
+    assert state["status"]["phase"] == "Succeeded"
+    assert "starting after step 3" in log.read_text()
+    curve = Path(state["status"]["curvesUri"].removeprefix("file://")).read_text().splitlines()
+    assert [json.loads(line)["step"] for line in curve] == [4, 5, 6], "the resumed run went on after step 3"

@@ -19,7 +19,7 @@ from modelyard.config import Settings
 from modelyard.core.decision import Event
 from modelyard.handlers.reconcile import RECONCILERS, TERMINAL, Context
 from modelyard.local.runner import LocalRunError, finished, local_process, run_process
-from modelyard.local.state import JOB, LocalCluster, now_iso
+from modelyard.local.state import JOB, LocalCluster, StateLock, now_iso, runnable
 from modelyard.manifests import Document
 from modelyard.workloads.profiles import load_profiles
 
@@ -72,7 +72,8 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.phase in ("Ready", "Succeeded") and self.passed is not False
+        # Suspended is what the user asked for (spec.suspend), not a failure to report
+        return self.phase in ("Ready", "Succeeded", "Suspended") and self.passed is not False
 
 
 class LocalMode:
@@ -88,6 +89,8 @@ class LocalMode:
         settings = settings.model_copy(update={"tensorboard_servers": False})
         self.settings = settings
         self.reporter = reporter or Reporter()
+        self.state_lock: StateLock | None = None
+        """Held by the command while it reads and writes the state; let go while a worker runs."""
         self._noted: set[str] = set()
         self.ctx = Context(kube=self.cluster, settings=settings, profiles=load_profiles(settings.profiles_file),
                            post=self._post)  # type: ignore[arg-type]
@@ -146,7 +149,11 @@ class LocalMode:
 
     def _run_jobs(self) -> bool:
         pending = self.cluster.pending_jobs()
-        for job in pending:
+        for listed in pending:
+            # another command may have run or suspended it while this one ran an earlier Job
+            job = self.cluster.get_job(listed["metadata"]["namespace"], listed["metadata"]["name"])
+            if job is None or not runnable(job):
+                continue
             meta = job["metadata"]
             labels = job["metadata"].get("labels") or {}
             command = labels.get("app.kubernetes.io/component", "worker")
@@ -157,10 +164,21 @@ class LocalMode:
             except LocalRunError as error:
                 status, pod = finished(now_iso(), 1, str(error), "Error")
             else:
-                status, pod = run_process(process, lambda line, n=meta["name"]: self.reporter.job_line(n, line))
+                try:
+                    status, pod = run_process(process, lambda line, n=meta["name"]: self.reporter.job_line(n, line),
+                                              lambda pid, m=meta: self._started(m, pid))
+                finally:
+                    if self.state_lock is not None:
+                        self.state_lock.acquire()
             self.cluster.finish_job(meta["namespace"], meta["name"], status, pod)
             self.reporter.job_finished(meta["name"], "succeeded" in status)
         return bool(pending)
+
+    def _started(self, meta: dict[str, Any], pid: int) -> None:
+        """The worker runs: recorded, then the state is free for other commands until it ends."""
+        self.cluster.start_job(meta["namespace"], meta["name"], pid)
+        if self.state_lock is not None:
+            self.state_lock.release()
 
     def _note_hardware(self, hardware: str) -> None:
         """Say once per hardware kind that a Job for other hardware runs (and is measured) here."""
@@ -196,7 +214,7 @@ class LocalMode:
                     continue
                 phase = status.get("phase") or "Pending"
                 message = status.get("message") or ""
-                if phase not in TERMINAL:
+                if phase not in TERMINAL and phase != "Suspended":
                     message = f"still {phase.lower()}: {message or 'nothing more can happen locally'}"
                 found.append(Outcome(kind, body["metadata"]["name"], phase, message, status.get("passed")))
         return found

@@ -109,8 +109,10 @@ def _copy_from_image(process: LocalProcess) -> None:
         subprocess.run(remove, capture_output=True)
 
 
-def run_process(process: LocalProcess, on_line: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Run the worker; returns (Job status, pod) as the cluster would record them."""
+def run_process(process: LocalProcess, on_line: Callable[[str], None],
+                on_start: Callable[[int], None] = lambda pid: None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the worker (`on_start` is told its pid); returns (Job status, pod) as the cluster
+    would record them."""
     started = now_iso()
     process.termination.parent.mkdir(parents=True, exist_ok=True)
     process.workdir.mkdir(parents=True, exist_ok=True)
@@ -121,14 +123,15 @@ def run_process(process: LocalProcess, on_line: Callable[[str], None]) -> tuple[
     except LocalRunError as error:
         return finished(started, 1, str(error), "Error")
     env = {**os.environ, **process.env}
-    with process.log.open("w") as log, tempfile.TemporaryFile() as stdout:
+    with process.log.open("w", buffering=1) as log, tempfile.TemporaryFile() as stdout:  # lines show as they come
         if forkable(process):
-            lines, wait = _fork_worker(process, env, stdout.fileno())
+            pid, lines, wait = _fork_worker(process, env, stdout.fileno())
         else:
             worker = subprocess.Popen(process.argv, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
                                       cwd=process.workdir)
             assert worker.stderr is not None
-            lines, wait = worker.stderr, worker.wait
+            pid, lines, wait = worker.pid, worker.stderr, worker.wait
+        on_start(pid)
         for line in lines:
             log.write(line)
             on_line(line.rstrip("\n"))
@@ -147,11 +150,11 @@ def forkable(process: LocalProcess) -> bool:
             and threading.active_count() == 1)
 
 
-def _fork_worker(process: LocalProcess, env: dict[str, str], stdout: int) -> tuple[Iterable[str], Callable[[], int]]:
+def _fork_worker(process: LocalProcess, env: dict[str, str], stdout: int) -> tuple[int, Iterable[str], Callable[[], int]]:
     """Start the worker as a fork of this process: its own process, working folder, environment,
     stdout and stderr, with the same argv as the Job's container, but without a second
     interpreter start and the imports this process made already (0.3 s per job on two cores,
-    which a short training job's user waits for). Returns its stderr lines and its wait."""
+    which a short training job's user waits for). Returns its pid, stderr lines and wait."""
     read, write = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -163,7 +166,7 @@ def _fork_worker(process: LocalProcess, env: dict[str, str], stdout: int) -> tup
     def wait() -> int:
         return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
-    return os.fdopen(read, "r", errors="replace"), wait
+    return pid, os.fdopen(read, "r", errors="replace"), wait
 
 
 def _worker_child(process: LocalProcess, env: dict[str, str], stderr: int, stdout: int, unused: int) -> NoReturn:
@@ -172,7 +175,7 @@ def _worker_child(process: LocalProcess, env: dict[str, str], stderr: int, stdou
         os.close(unused)
         os.dup2(stderr, 2)
         os.dup2(stdout, 1)
-        os.close(stderr)
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # as Popen's close_fds: the caller's state lock above all
         # the caller's sys.stdout/sys.stderr may be wrappers of its own (a console, a test's
         # capture): the worker writes to its descriptors, as a process of its own would
         sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115

@@ -7,8 +7,10 @@ their pods, whose state the local runner writes after running the worker."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import signal
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +28,67 @@ EVENTS = "events.jsonl"
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+WORKER_PID = "modelyard.dev/local-worker-pid"
+"""The process running a local Job's worker (a Job annotation of local mode's own)."""
+
+
+def _finished(job: dict[str, Any]) -> bool:
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
+
+
+def _worker(job: dict[str, Any]) -> int | None:
+    """The pid of the Job's worker while it is alive."""
+    pid = (job["metadata"].get("annotations") or {}).get(WORKER_PID)
+    if not pid or not (job.get("status") or {}).get("active"):
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return None
+    return int(pid)
+
+
+def runnable(job: dict[str, Any]) -> bool:
+    """Not finished, not suspended, and no live worker runs it."""
+    return not _finished(job) and not job["spec"].get("suspend") and _worker(job) is None
+
+
+def _stop(job: dict[str, Any]) -> None:
+    pid = _worker(job)
+    if pid is not None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass  # it ended meanwhile
+
+
+class StateLock:
+    """One writer of a local home's state at a time (an flock on state/.lock, taken by every
+    `local apply` and `local delete`). A command lets go of it while a Job's worker runs, as
+    an API server serves other clients while a pod runs: another command can then suspend
+    that Job, or run its own."""
+
+    def __init__(self, root: Path):
+        self._file = (root / ".lock").open("w")
+
+    def try_acquire(self) -> bool:
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def acquire(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._file.close()
 
 
 class LocalCluster:
@@ -105,10 +168,24 @@ class LocalCluster:
         return self.read(JOB, namespace, name)
 
     def patch_job(self, namespace: str, name: str, body: dict[str, Any]) -> None:
+        """As the Job controller does for `spec.suspend`: suspending a running Job stops its
+        worker (SIGTERM, as a pod's deletion would: it stores its checkpoints and ends) and
+        clears its start; resuming makes it runnable again."""
         job = self.read(JOB, namespace, name)
-        if job is not None:
-            job["spec"] = {**job["spec"], **body.get("spec", {})}
-            self.write(job)
+        if job is None:
+            return
+        was = bool(job["spec"].get("suspend"))
+        job["spec"] = {**job["spec"], **body.get("spec", {})}
+        now = bool(job["spec"].get("suspend"))
+        if now != was and not _finished(job):
+            if now:
+                _stop(job)
+            job["status"] = {"conditions": [{"type": "Suspended", "status": "True" if now else "False",
+                                             "lastTransitionTime": now_iso(), "reason": "JobSuspended" if now else "JobResumed"}]}
+        self.write(job)
+
+    def warning_events(self, namespace: str, names: list[str]) -> list[dict[str, Any]]:
+        return []  # no scheduler, kubelet or image pulls here: a local worker starts or fails itself
 
     def pod_log_tail(self, namespace: str, pod: str, lines: int) -> str:
         return ""  # local jobs run to the end before anything reads them
@@ -204,14 +281,29 @@ class LocalCluster:
         return "configured"
 
     def pending_jobs(self) -> list[dict[str, Any]]:
-        """Jobs created and not yet run (a suspended one waits until it is resumed)."""
-        return [job for job in self.bodies(JOB) if not job.get("status") and not job["spec"].get("suspend")]
+        """Jobs to run: not finished, not suspended (one waits until it is resumed) and not
+        running in another local-mode process (one whose worker is gone runs again, as the Job
+        controller replaces a lost pod)."""
+        return [job for job in self.bodies(JOB) if runnable(job)]
 
-    def finish_job(self, namespace: str, name: str, status: dict[str, Any], pod: dict[str, Any]) -> None:
+    def start_job(self, namespace: str, name: str, pid: int) -> None:
+        """The Job's worker runs as process `pid` (another local-mode process can stop it)."""
         job = self.read(JOB, namespace, name)
         if job is None:
             return
-        job["status"], job["pods"] = status, [pod]
+        job["status"] = {"active": 1, "ready": 1, "startTime": now_iso()}  # a process runs: its pod is ready
+        job["metadata"].setdefault("annotations", {})[WORKER_PID] = str(pid)
+        self.write(job)
+
+    def finish_job(self, namespace: str, name: str, status: dict[str, Any], pod: dict[str, Any]) -> None:
+        """Record how the worker ended; one stopped because its Job was suspended meanwhile
+        leaves the Job suspended (not failed), to run again when it is resumed."""
+        job = self.read(JOB, namespace, name)
+        if job is None:
+            return
+        job["metadata"].get("annotations", {}).pop(WORKER_PID, None)
+        if not job["spec"].get("suspend") or status.get("succeeded"):
+            job["status"], job["pods"] = status, [pod]
         self.write(job)
 
     def events(self) -> list[dict[str, Any]]:

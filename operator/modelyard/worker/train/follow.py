@@ -75,6 +75,7 @@ def run_code(
     on_line: Callable[[str], None],
     on_record: Callable[[dict[str, Any]], None],
     on_poll: Callable[[], None] = lambda: None,
+    on_spawn: Callable[[subprocess.Popen[str]], None] = lambda process: None,
 ) -> Run:
     """Run `argv` to the end (or until stopped) and collect what it reported."""
     patterns = [(m["name"], re.compile(m["regex"])) for m in log_metrics]
@@ -85,6 +86,7 @@ def run_code(
     process = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                bufsize=1)
     assert process.stdout is not None
+    on_spawn(process)
 
     def pump() -> None:
         for raw in process.stdout:  # type: ignore[union-attr]

@@ -4,15 +4,17 @@ the version the operator registers. Nothing is registered unless every step succ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from modelyard.storage.base import Store
 from modelyard.worker.errors import WorkerError
@@ -170,6 +172,40 @@ def _import(job: TrainJob, output: Path, algorithm_output: dict[str, Any], linea
     return imported
 
 
+@dataclass
+class _Stop:
+    code: list[Any] = field(default_factory=list)
+    """The code's process, once started."""
+    signalled: bool = False
+
+    def started(self, process: Any) -> None:
+        self.code.append(process)
+        if self.signalled:  # the signal came before the code started
+            process.terminate()
+
+
+@contextlib.contextmanager
+def _terminated_on_sigterm() -> Iterator[_Stop]:
+    """SIGTERM (a suspended Job's pod deleted, or local mode's suspend) is passed on to the
+    code, which ends; the worker then stores its checkpoints one last time before it ends too,
+    instead of dying with up to SYNC_SECONDS of them unsent."""
+    stop = _Stop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def terminate(signum: int, frame: Any) -> None:
+        stop.signalled = True
+        for process in stop.code:
+            process.terminate()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _warm_up() -> None:
     """Import what registering the trained model needs (the API models, the importer and its
     inspection) while the code runs, on a core its start-up leaves idle, rather than after it
@@ -222,11 +258,15 @@ def run_train(job: TrainJob) -> dict[str, Any]:
 
     warm = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
     warm.start()
-    run = run_code(_argv(plan["command"]), env, work, work / "metrics.jsonl",
-                   [m for m in plan.get("metrics") or [] if m.get("source") == "log"],
-                   plan.get("maxRuntimeSeconds"), job.on_line, on_record, sync)
+    with _terminated_on_sigterm() as stop:
+        run = run_code(_argv(plan["command"]), env, work, work / "metrics.jsonl",
+                       [m for m in plan.get("metrics") or [] if m.get("source") == "log"],
+                       plan.get("maxRuntimeSeconds"), job.on_line, on_record, sync, stop.started)
     warm.join()
     sync(force=True)
+    if stop.signalled:
+        raise TrainingFailure("Terminated", "the worker was stopped (its TrainingJob was suspended, or its pod "
+                              "deleted) and stored the code's checkpoints: the job resumes from the last one")
     if run.stopped or run.exit_code != 0:
         raise _failed(run)
     metrics = summarise(run.records, declared, finished=True)
