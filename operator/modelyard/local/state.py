@@ -35,8 +35,10 @@ WORKER_PID = "modelyard.dev/local-worker-pid"
 
 
 def _finished(job: dict[str, Any]) -> bool:
-    conditions = (job.get("status") or {}).get("conditions") or []
-    return any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
+    status = job.get("status") or {}
+    conditions = status.get("conditions") or []
+    return bool(status.get("succeeded") or status.get("failed")) or any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in conditions)
 
 
 def _worker(job: dict[str, Any]) -> int | None:

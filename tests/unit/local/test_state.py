@@ -63,3 +63,45 @@ def test_one_local_command_at_a_time_per_home(tmp_path: Path, capsys):
         assert main(["local", "apply", "-f", str(tmp_path / "m.yaml"), "--home", str(tmp_path / "home")]) == 1
     assert "another modelyard local command is working" in capsys.readouterr().err
     assert LocalCluster(state).read("Model", "default", "m") is None
+
+
+def _job(cluster: LocalCluster, name: str = "train-j") -> None:
+    cluster.create({"apiVersion": "batch/v1", "kind": "Job", "spec": {}, "metadata": {"name": name, "namespace": "default"}})
+
+
+def test_a_job_whose_worker_runs_is_not_pending_and_one_whose_worker_is_gone_runs_again(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    cluster = LocalCluster(tmp_path)
+    _job(cluster)
+    cluster.start_job("default", "train-j", os.getpid())  # a live process
+    assert cluster.pending_jobs() == [] and cluster.get_job("default", "train-j")["status"]["ready"] == 1
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    cluster.start_job("default", "train-j", int(gone.stdout))
+    assert [j["metadata"]["name"] for j in cluster.pending_jobs()] == ["train-j"]
+
+
+def test_suspending_a_running_job_stops_its_worker_and_resuming_makes_it_runnable(tmp_path: Path):
+    import signal
+    import subprocess
+    import sys
+
+    cluster = LocalCluster(tmp_path)
+    _job(cluster)
+    worker = subprocess.Popen([sys.executable, "-c", "import threading; threading.Event().wait()"])
+    try:
+        cluster.start_job("default", "train-j", worker.pid)
+        cluster.patch_job("default", "train-j", {"spec": {"suspend": True}})
+        assert worker.wait(timeout=30) == -signal.SIGTERM, "the worker was sent SIGTERM"
+    finally:
+        worker.kill()
+    job = cluster.get_job("default", "train-j")
+    assert job["status"]["conditions"][0]["type"] == "Suspended" and "active" not in job["status"]
+    # the command that ran the worker records its end: the Job stays suspended, not failed
+    cluster.finish_job("default", "train-j", {"failed": 1}, {"status": {}})
+    assert cluster.get_job("default", "train-j")["status"]["conditions"][0]["status"] == "True"
+    assert cluster.pending_jobs() == []
+    cluster.patch_job("default", "train-j", {"spec": {"suspend": False}})
+    assert [j["metadata"]["name"] for j in cluster.pending_jobs()] == ["train-j"]
