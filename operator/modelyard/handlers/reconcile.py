@@ -145,7 +145,12 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
     diagnose = waiting and age >= (DIAGNOSE_PENDING_SECONDS if status.get("active") else DIAGNOSE_AFTER_SECONDS)
     pods = ctx.kube.job_pods(namespace, name) if finished or diagnose or (init and not status.get("active")) else []
     warnings: list[dict[str, Any]] = []
-    if diagnose and start_problem(pods, []) is None:
+    # A worker pod that has started (or ended) is not late: the Job controller has yet to count
+    # it, and events (what only they say: pods not created, volumes not mounted) cannot apply.
+    # Under load that lag is long, and listing events for it fed the load (500 versions: 4.4
+    # event lists per version).
+    started = any((p.get("status") or {}).get("phase") in ("Running", "Succeeded", "Failed") for p in pods)
+    if diagnose and not started and start_problem(pods, []) is None:
         pending = [p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") in (None, "Pending")]
         warnings = ctx.kube.warning_events(namespace, [name, *pending])
     observation = observe_job(job, pods, warnings)
@@ -154,7 +159,7 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
     if waiting and owner is not None and ctx.rechecks is not None:
         stuck = observation.phase == "Pending" and observation.reason not in ("Pending", "JobCreated")
         # a worker late for longer is looked at less often: a backlog clears in its own time
-        delay = RECHECK_STUCK_SECONDS if stuck else min(max(RECHECK_SECONDS, age / 2), RECHECK_STUCK_SECONDS)
+        delay = RECHECK_STUCK_SECONDS if stuck or started else min(max(RECHECK_SECONDS, age / 2), RECHECK_STUCK_SECONDS)
         ctx.rechecks.after(delay, owner.kind, namespace, owner.name)
     return observation
 
