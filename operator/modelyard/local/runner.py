@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, NoReturn
 
+from modelyard.exits import exit_now
 from modelyard.local.state import now_iso
 from modelyard.workloads.image_source import MOUNT as IMAGE_MOUNT
 from modelyard.workloads.jobs import WORKER_CONTAINER
@@ -195,14 +196,7 @@ def _worker_child(process: LocalProcess, env: dict[str, str], stderr: int, stdou
     except BaseException:  # noqa: BLE001 - the child never returns into the caller's code
         traceback.print_exc()
     finally:
-        try:
-            import logging
-
-            logging.shutdown()
-            sys.stdout.flush()
-            sys.stderr.flush()
-        finally:
-            os._exit(code)  # whatever happened, the child never returns into the caller's code
+        exit_now(code)  # whatever happened, the child never returns into the caller's code
 
 
 def finished(started: str, code: int, message: str, reason: str) -> tuple[dict[str, Any], dict[str, Any]]:

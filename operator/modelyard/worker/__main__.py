@@ -226,15 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def exit_now(code: int) -> None:
-    """End the process as soon as its result is out. The interpreter's own shutdown tears down
-    torch, onnxruntime and their thread pools for a second or more (measured: 1.5 s after a
-    conversion), which a Job's pod, and so its user, would wait for with nothing left to do."""
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
-
-
 if __name__ == "__main__":
+    from modelyard.exits import exit_now
+
     exit_now(main())

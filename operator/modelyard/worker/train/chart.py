@@ -41,10 +41,12 @@ def _segments(points: list[tuple[int, float]]) -> list[list[tuple[int, float]]]:
     return [run for run in runs if run]
 
 
-def curves_svg(series: dict[str, list[tuple[int, float]]], title: str, goals: dict[str, str] | None = None) -> str:
-    """`series`: metric name -> [(step, value)]. Each panel is labelled with the metric and its
-    best value (by `goals`: minimize or maximize) and says so when nothing finite was reported."""
-    goals = goals or {}
+def curves_svg(series: dict[str, list[tuple[int, float]]], title: str,
+               best: dict[str, tuple[int, float]] | None = None) -> str:
+    """`series`: metric name -> [(step, value)]; `best`: metric name -> (step, value) of its best
+    point (report.summarise's, by the metric's goal), labelled and ringed. A panel with nothing
+    finite says so."""
+    best = best or {}
     names = sorted(series)
     height = TOP + max(1, len(names)) * (PANEL + GAP) - GAP + BOTTOM
     steps = [step for points in series.values() for step, _ in points]
@@ -78,11 +80,12 @@ def curves_svg(series: dict[str, list[tuple[int, float]]], title: str, goals: di
             value = low + (high - low) * tick / 4
             out.append(f"<line x1='{LEFT}' x2='{LEFT + plot_width}' y1='{y(value):.1f}' y2='{y(value):.1f}' stroke='#eee'/>"
                        f"<text x='{LEFT - 4}' y='{y(value) + 4:.1f}' text-anchor='end'>{_label(value)}</text>")
-        pick = min if goals.get(name) == "minimize" else max
-        best_step, best = pick(((s, v) for s, v in series[name] if math.isfinite(v)), key=lambda p: p[1])
-        out.append(f"<text x='{LEFT + 6}' y='{top - 6}'>{escape(name)}: best {_label(best)} at step {best_step}, "
-                   f"last {_label(series[name][-1][1])}</text>")
-        out.append(f"<circle cx='{x(best_step):.1f}' cy='{y(best):.1f}' r='5' fill='none' stroke='black'/>")
+        label = f"{escape(name)}: last {_label(series[name][-1][1])}"
+        if name in best:
+            best_step, best_value = best[name]
+            label = f"{escape(name)}: best {_label(best_value)} at step {best_step}, last {_label(series[name][-1][1])}"
+            out.append(f"<circle cx='{x(best_step):.1f}' cy='{y(best_value):.1f}' r='5' fill='none' stroke='black'/>")
+        out.append(f"<text x='{LEFT + 6}' y='{top - 6}'>{label}</text>")
         colour = COLOURS[index % len(COLOURS)]
         for run in _segments(series[name]):
             path = " ".join(f"{x(s):.1f},{y(v):.1f}" for s, v in run)

@@ -56,15 +56,13 @@ def _json(body: Any) -> bytes:
     return (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
 
 
-def write_report(store: Store, prefix: str, report: dict[str, Any], records: list[dict[str, Any]],
-                 declared: dict[str, str]) -> dict[str, str]:
-    """Store the curves and the report; returns their URIs. `declared`: the algorithm's metric
-    goals (see goal)."""
+def write_report(store: Store, prefix: str, report: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, str]:
+    """Store the curves and the report; returns their URIs."""
     lines = "".join(json.dumps(r, sort_keys=True) + "\n" for r in records).encode()
     store.put_bytes(f"{prefix}/metrics.jsonl", lines)
     summary = report["metrics"]
-    series = curves(records)
-    image = curves_svg(series, f"TrainingJob {report['job']}", {name: goal(name, declared) for name in series}).encode()
+    best = {name: (entry["bestStep"], entry["best"]) for name, entry in summary.items() if "best" in entry}
+    image = curves_svg(curves(records), f"TrainingJob {report['job']}", best).encode()
     store.put_bytes(f"{prefix}/{CURVES}", image)
     parts = [
         f"<h1>TrainingJob {html.escape(report['job'])}</h1>",

@@ -278,7 +278,7 @@ def run_train(job: TrainJob) -> dict[str, Any]:
     report = {"job": job.name, "algorithm": f"{algorithm.get('kind')}/{algorithm.get('name')}", "hardware": job.hardware,
               "model": plan["model"], "version": plan["version"], "hyperparameters": plan.get("hyperparameters") or {},
               "inputs": inputs, "metrics": metrics, "artifact": imported["artifact"]}
-    uris = write_report(job.store, prefix, report, run.records, declared)
+    uris = write_report(job.store, prefix, report, run.records)
     result = {
         "ok": True, "kind": "train", "phase": "Succeeded", "reason": "Trained",
         "message": f"trained in {time.monotonic() - started:.1f} s; stored {imported['artifact']['digest']}",
