@@ -100,6 +100,18 @@ def census():
         import collections, gc
         counts = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
         print(*(f"{count:9d} {name}" for name, count in counts.most_common(25)), sep="\n", file=sys.stderr, flush=True)
+def rss_trace():
+    # when the operator's memory grows (RSS sampled every second, a line per 8 MiB more): to its log
+    import time
+    page, top, start = os.sysconf("SC_PAGE_SIZE"), 0, time.monotonic()
+    while not stop.wait(1):
+        with open("/proc/self/statm") as statm:
+            rss = int(statm.read().split()[1]) * page / 2**20
+        if rss > top + 8:
+            top = rss
+            print(f"rss {rss:.0f} MiB at {time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
+if os.environ.get("BENCH_RSS_TRACE"):
+    threading.Thread(target=rss_trace, daemon=True).start()
 threading.Thread(target=lambda: (sys.stdin.read(), census(), stop.set()), daemon=True).start()
 threading.Thread(target=lambda: (ready.wait(), print("READY", flush=True)), daemon=True).start()
 custom = client.CustomObjectsApi(api)
@@ -230,16 +242,18 @@ def classify(event: dict) -> str:
     return event["verb"] + " " + (resource if resource in ("pods", "jobs", "events") else "objects")
 
 
-def audit_requests(log: Path, user: str) -> dict[str, int]:
-    """The operator's requests as the API server saw them (its audit log), watches aside."""
+def audit_requests(logs: Path, user: str) -> dict[str, int]:
+    """The operator's requests as the API server saw them (its audit log), watches aside.
+    The server rotates the log every 100 MB (audit-<time>.log): every file is read."""
     counts: dict[str, int] = {}
-    with log.open() as lines:
-        for line in lines:
-            event = json.loads(line)
-            if event.get("user", {}).get("username") == user and event.get("verb") != "watch" \
-                    and event.get("stage") == "ResponseComplete":
-                kind = classify(event)
-                counts[kind] = counts.get(kind, 0) + 1
+    for log in sorted(logs.glob("audit*.log")):
+        with log.open() as lines:
+            for line in lines:
+                event = json.loads(line)
+                if event.get("user", {}).get("username") == user and event.get("verb") != "watch" \
+                        and event.get("stage") == "ResponseComplete":
+                    kind = classify(event)
+                    counts[kind] = counts.get(kind, 0) + 1
     return counts
 
 
@@ -329,7 +343,7 @@ def run_cluster(mode: str, count: int) -> dict:
         if proc.returncode != 0 or not lines:
             raise RuntimeError(f"{mode} operator exited with {proc.returncode}; see {log}")
         figures = json.loads(lines[-1])
-        requests = audit_requests(state / "logs" / "audit.log", f"system:serviceaccount:{NAMESPACE}:bench-operator")
+        requests = audit_requests(state / "logs", f"system:serviceaccount:{NAMESPACE}:bench-operator")
         return {"seconds": seconds, "per_second": count / seconds, "rss_mib": figures["rss_mib"],
                 "requests": requests, "operator_cpu_s": figures["cpu_s"], "emulator_cpu_s": 0.0,
                 "p50_s": latencies[len(latencies) // 2], "p95_s": latencies[int(len(latencies) * 0.95) - 1],

@@ -15,7 +15,7 @@ from modelyard.handlers import metrics
 from modelyard.handlers.kube import Kube
 from modelyard.handlers.reconcile import Context
 from modelyard.handlers.recheck import Rechecks
-from modelyard.handlers.register import reconcile, register
+from modelyard.handlers.register import register
 from modelyard.handlers.resync import refresh_models_forever, resync_forever
 from modelyard.workloads.profiles import load_profiles
 
@@ -38,8 +38,9 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
     kopf_settings.watching.client_timeout = 330
     kopf_settings.watching.connect_timeout = 30
     kopf_settings.networking.request_timeout = 60
-    # Handlers wait on the API, not the CPU: let several objects be reconciled at once.
-    kopf_settings.execution.max_workers = 16
+    # Reconciles run on the operator's own threads (handlers/workqueue.py); Kopf's run only
+    # the handlers of Algorithms and TrainingTemplates.
+    kopf_settings.execution.max_workers = 4
 
 
 def build_context(settings: Settings, api_client: client.ApiClient) -> Context:
@@ -81,9 +82,10 @@ async def run_operator(
     kopf_settings = kopf_settings or kopf.OperatorSettings()
     configure_kopf(kopf_settings)
     ctx = build_context(settings, api_client or default_api_client())
-    register(registry, ctx)
-    ctx.rechecks = Rechecks(lambda kind, namespace, name: reconcile(ctx, kind, namespace, name))
+    work = register(registry, ctx)
+    ctx.rechecks = Rechecks(lambda kind, namespace, name: work.add((kind, namespace, name), named=True))
     ctx.rechecks.start()
+    work.start()
     resync_stop = asyncio.Event()
     background = [
         asyncio.create_task(resync_forever(ctx, settings.namespaces, resync_stop)),
@@ -103,6 +105,7 @@ async def run_operator(
     finally:
         resync_stop.set()
         ctx.rechecks.stop()
+        work.stop()
         await asyncio.gather(*background, return_exceptions=True)
 
 

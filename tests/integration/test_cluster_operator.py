@@ -57,6 +57,9 @@ def test_ready_when_the_job_completes_not_a_resync_later(ns: Namespace):
     ns.wait_phase("models", "classifier", "Ready", timeout=30)
     table = ns.kubectl("get", "modelyard").stdout
     assert "modelversion.modelyard.dev/classifier-1-0-0" in table and "model.modelyard.dev/classifier" in table
+    header, row = ns.kubectl("get", "models", "classifier").stdout.splitlines()
+    assert header.split()[:4] == ["NAME", "TASK", "LATEST", "VERSIONS"]
+    assert row.split()[2:4] == ["classifier-1-0-0", "1"], "the columns come from the real server"
 
 
 def test_a_worker_failure_is_reported_when_the_job_fails(ns: Namespace):

@@ -103,13 +103,39 @@ class VersionSummary(ApiModel):
     """Whether its latest evaluation passed its gates (unset when never evaluated)."""
 
 
+LISTED_VERSIONS = 100
+"""How many versions a Model's status lists: a model with thousands of versions would otherwise
+carry a status the API server refuses (over the list's maximum) or, below it, one rewritten and
+sent to every watcher whole on each change of any version."""
+
+Count = Annotated[int, Field(ge=0)]
+
+
+class VersionCounts(ApiModel):
+    """How many versions the model has, in all and by phase."""
+
+    total: Count = 0
+    """All versions."""
+    pending: Count = 0
+    """Versions waiting to start."""
+    importing: Count = 0
+    """Versions being imported."""
+    ready: Count = 0
+    """Ready versions."""
+    failed: Count = 0
+    """Failed versions."""
+
+
 class ModelStatus(StatusBase):
     """Observed state of a Model."""
 
     phase: Literal["Pending", "Ready", "Failed"] | None = None
     """`Ready` once at least one version is Ready; `Failed` when the spec cannot be acted on."""
-    versions: Annotated[list[VersionSummary], Field(max_length=1000)] = []
-    """All versions of this model."""
+    versions: Annotated[list[VersionSummary], Field(max_length=LISTED_VERSIONS)] = []
+    """The newest versions by semantic version, at most 100, oldest first (`versionCounts` counts
+    them all; `kubectl get modelversions` lists them all)."""
+    version_counts: VersionCounts | None = None
+    """How many versions the model has, in all and by phase."""
     latest_ready_version: NameText | None = None
     """The Ready version with the highest semantic version."""
 
@@ -124,6 +150,7 @@ class Model(Resource):
         columns=(
             PrinterColumn("Task", ".spec.task"),
             PrinterColumn("Latest", ".status.latestReadyVersion"),
+            PrinterColumn("Versions", ".status.versionCounts.total", type="integer"),
             PrinterColumn("Phase", ".status.phase"),
             PrinterColumn("Retention", ".spec.retention", priority=1),
             AGE,

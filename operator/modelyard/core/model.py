@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from modelyard.api import conditions as C
-from modelyard.api.model import Model
+from modelyard.api.model import LISTED_VERSIONS, Model
 from modelyard.api.modelversion import ModelVersion
 from modelyard.core.conditions import set_condition
 from modelyard.core.semver import SemVer
@@ -33,7 +33,8 @@ def summarize(version: ModelVersion) -> dict[str, Any]:
 
 
 def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> dict[str, Any]:
-    """The Model's status from its versions (those whose spec.modelRef names it)."""
+    """The Model's status from its versions (those whose spec.modelRef names it): the newest
+    listed, all counted."""
     mine = sorted(
         (v for v in versions if v.spec.model_ref.name == model.name),
         # Build metadata does not order versions (semver): among equals, the plain release
@@ -49,9 +50,13 @@ def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> d
     else:
         message = f"{len(mine)} version(s), none Ready yet" if mine else "no versions yet"
         conditions = set_condition(previous, C.READY, False, "NoReadyVersion", message, now, generation)
+    counts = {"total": len(mine), "pending": 0, "importing": 0, "ready": 0, "failed": 0}
+    for v in mine:
+        counts[(v.status.phase if v.status and v.status.phase else "Pending").lower()] += 1
     status: dict[str, Any] = {
         "phase": "Ready" if latest else "Pending",
-        "versions": [summarize(v) for v in mine],
+        "versions": [summarize(v) for v in mine[-LISTED_VERSIONS:]],
+        "versionCounts": counts,
         "conditions": conditions,
         "message": f"latest Ready version: {latest}" if latest else conditions[-1]["message"],
     }

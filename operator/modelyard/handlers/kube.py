@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
@@ -16,6 +16,8 @@ from modelyard.api.resource import Resource
 from modelyard.handlers.apierrors import ForeignChild
 from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
+PAGE_SIZE = 500
+"""Objects per list request."""
 KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kubeflow.org", "v1", "tfjobs")}
 
 
@@ -64,12 +66,24 @@ class Kube:
             return None
 
     def list(self, kind: str, namespace: str) -> list[Resource]:
-        reply = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, KINDS[kind].info.plural)
-        bodies = reply.get("items", [])
-        for body in bodies:
-            body.setdefault("apiVersion", f"{GROUP}/{VERSION}")
-            body.setdefault("kind", kind)
-        return parse_valid(bodies)
+        return [obj for page in self.pages(kind, namespace) for obj in page]
+
+    def pages(self, kind: str, namespace: str) -> Iterator[list[Resource]]:
+        """The objects of `kind` in `namespace`, a page at a time (limit and continue): one
+        reply of thousands of objects, held at once as JSON, dicts and models, was the
+        operator's peak memory."""
+        plural, token = KINDS[kind].info.plural, None
+        while True:
+            reply = self._raw(self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, limit=PAGE_SIZE, _continue=token, _preload_content=False))
+            bodies = reply.get("items") or []
+            for body in bodies:
+                body.setdefault("apiVersion", f"{GROUP}/{VERSION}")
+                body.setdefault("kind", kind)
+            yield parse_valid(bodies)
+            token = (reply.get("metadata") or {}).get("continue")
+            if not token:
+                return
 
     def namespaces(self) -> list[str]:
         return [ns.metadata.name for ns in self.core.list_namespace().items]

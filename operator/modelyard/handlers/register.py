@@ -18,6 +18,7 @@ from modelyard.api.model import Model
 from modelyard.api.validation import ManifestError, parse_object
 from modelyard.core.deletion import FINALIZER
 from modelyard.handlers.apply import invalid_status
+from modelyard.handlers.workqueue import Key, Work, WorkQueue
 from modelyard.handlers.reconcile import (
     RECONCILERS,
     TERMINAL,
@@ -67,12 +68,12 @@ def _dependents(ctx: Context, namespace: str, version: str) -> None:
             reconcile_evaluation(ctx, job)
 
 
-def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
+def _model_changed(ctx: Context, model: Model, added: bool) -> None:
     """Its status is refreshed in batches (most Model events are our own status writes); a
     Model that just appeared unblocks the versions waiting for it."""
     if model.metadata.deletion_timestamp or not (model.metadata.finalizers and FINALIZER in model.metadata.finalizers):
         reconcile_model(ctx, model)
-    if event_type in (None, "ADDED"):
+    if added:
         ctx.dirty_models.add((model.namespace, model.name))
         for version in ctx.kube.list("ModelVersion", model.namespace):
             phase = version.status.phase if version.status else None
@@ -80,11 +81,13 @@ def _model_changed(ctx: Context, model: Model, event_type: str | None) -> None:
                 reconcile_model_version(ctx, version)
 
 
-def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
-    """Register the handlers of all kinds on `registry`."""
+def register(registry: kopf.OperatorRegistry, ctx: Context) -> WorkQueue:
+    """Register the handlers of all kinds on `registry`; the queue their events feed is
+    returned, to be started and stopped with the operator."""
+    work = WorkQueue(lambda key, item: process(ctx, work, key, item))
     for kind in KINDS:
         if kind in RECONCILERS:
-            _register_kind(registry, ctx, kind)
+            _register_kind(registry, ctx, work, kind)
         elif not KINDS[kind].info.cluster_scoped:
             _register_catalog(registry, ctx, kind)
     # ClusterAlgorithms are not watched: a TrainingJob reads its algorithm when it decides
@@ -96,7 +99,7 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
         return body.get("kind", "Job") == "Job" and labels.get("app.kubernetes.io/managed-by") == "modelyard"
 
     @kopf.on.event("batch", "v1", "jobs", labels=MANAGED, when=is_worker_job, registry=registry, id="worker-jobs")
-    def worker_job_changed(body: Any, event: dict[str, Any], **_: Any) -> None:
+    async def worker_job_changed(body: Any, event: dict[str, Any], **_: Any) -> None:
         meta = body["metadata"]
         if event.get("type") == "DELETED":
             ctx.seen.drop("Job", meta["namespace"], meta["name"])
@@ -105,12 +108,39 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> None:
             for owner in meta.get("ownerReferences") or []:
                 current = ctx.seen.get(owner.get("kind", ""), meta["namespace"], owner.get("name", ""))
                 if owner.get("kind") in RECONCILERS and current is not None and current.metadata.uid != owner.get("uid"):
-                    RECONCILERS[owner["kind"]](ctx, current)
+                    work.add((owner["kind"], meta["namespace"], owner["name"]), named=True)
             return
         ctx.seen.put_job(meta["namespace"], meta["name"], dict(body))
         for owner in meta.get("ownerReferences") or []:
             if owner.get("kind") in RECONCILERS:
-                reconcile(ctx, owner["kind"], meta["namespace"], owner["name"])
+                work.add((owner["kind"], meta["namespace"], owner["name"]), named=True)
+
+    return work
+
+
+RETRY_SECONDS = 5.0
+"""How soon a reconcile that failed on the API (not on the object) is tried again."""
+
+
+def process(ctx: Context, work: WorkQueue, key: Key, item: Work) -> None:
+    """Reconcile one object from the queue: from its newest body when the watch delivered one,
+    else as last seen (a Job of it changed, a recheck came due)."""
+    kind, namespace, name = key
+    try:
+        if item.body is not None:
+            obj = _parse(ctx, kind, item.body)
+            ctx.seen.put(kind, obj.namespace, obj.name, obj)
+            _changed(ctx, kind, obj, added=item.added)
+        if item.named and (item.body is None or kind == "Model"):
+            reconcile(ctx, kind, namespace, name)
+    except kopf.PermanentError as error:
+        log.warning("%s %s/%s: %s", kind, namespace, name, error)
+    except Exception:  # noqa: BLE001 - the API failed us, not the object: try again soon
+        log.exception("reconciling %s %s/%s failed; again in %.0f s", kind, namespace, name, RETRY_SECONDS)
+        if ctx.rechecks is not None:
+            ctx.rechecks.after(RETRY_SECONDS, kind, namespace, name)
+        else:
+            work.add(key, named=True)
 
 
 def _waiting_trainings(ctx: Context, namespace: str) -> None:
@@ -134,7 +164,7 @@ def _register_catalog(registry: kopf.OperatorRegistry, ctx: Context, kind: str) 
         _waiting_trainings(ctx, obj.namespace)
 
 
-def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> None:
+def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, work: WorkQueue, kind: str) -> None:
     plural = KINDS[kind].info.plural
 
     def mine(body: Any, **_: Any) -> bool:
@@ -142,33 +172,40 @@ def _register_kind(registry: kopf.OperatorRegistry, ctx: Context, kind: str) -> 
         return body.get("kind", kind) == kind and body.get("apiVersion", API_VERSION) == API_VERSION
 
     @kopf.on.event(GROUP, VERSION, plural, registry=registry, id=f"{plural}-event", when=mine)
-    def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
+    async def on_event(body: Any, event: dict[str, Any], **_: Any) -> None:
+        meta = body["metadata"]
+        key = (kind, meta["namespace"], meta["name"])
         if event.get("type") == "DELETED":
-            meta = body["metadata"]
-            ctx.written.pop((kind, meta["namespace"], meta["name"], meta.get("uid")), None)
-            ctx.finalized.discard((kind, meta["namespace"], meta["name"], meta.get("uid")))
-            ctx.seen.drop(kind, meta["namespace"], meta["name"])
-            ctx.locks.pop((kind, meta["namespace"], meta["name"]), None)
+            uid = meta.get("uid")
+            work.forget(key, uid)
+            ctx.written.pop((*key, uid), None)
+            ctx.finalized.discard((*key, uid))
+            ctx.seen.drop(*key)
+            ctx.locks.pop(key, None)
             if kind == "ModelVersion":
-                meta = body["metadata"]
                 ctx.dirty_models.add((meta["namespace"], body["spec"]["modelRef"]["name"]))
-                ctx.settled_versions.discard((meta["namespace"], meta["name"], meta.get("uid")))
+                ctx.settled_versions.discard((meta["namespace"], meta["name"], uid))
             return
-        obj = _parse(ctx, kind, body)
-        ctx.seen.put(kind, obj.namespace, obj.name, obj)
-        if kind == "Model":
-            _model_changed(ctx, obj, event.get("type"))
-            return
-        decision = RECONCILERS[kind](ctx, obj)
-        if kind == "TrainingJob" and decision.terminal:
-            for follower in ctx.seen.of_kind("TrainingJob", obj.namespace):
-                if follower.spec.based_on and follower.spec.based_on.name == obj.name and (follower.status is None or follower.status.phase in (None, "Pending")):
-                    reconcile_training(ctx, follower)
-        if kind == "ModelVersion":
-            ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
-            key = (obj.namespace, obj.name, obj.metadata.uid)
-            if decision.terminal and key not in ctx.settled_versions:
-                # Jobs waiting on this version look again once it settles (once per version
-                # and operator process), not on each later event of a settled version.
-                ctx.settled_versions.add(key)
-                _dependents(ctx, obj.namespace, obj.name)
+        # managedFields are not read, and the body may wait in the queue: not kept
+        kept = {**dict(body), "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+        work.add(key, body=kept, added=event.get("type") in (None, "ADDED"))
+
+
+def _changed(ctx: Context, kind: str, obj: Any, added: bool) -> None:
+    """What a new body of an object sets off: its reconcile, and the objects waiting on it."""
+    if kind == "Model":
+        _model_changed(ctx, obj, added)
+        return
+    decision = RECONCILERS[kind](ctx, obj)
+    if kind == "TrainingJob" and decision.terminal:
+        for follower in ctx.seen.of_kind("TrainingJob", obj.namespace):
+            if follower.spec.based_on and follower.spec.based_on.name == obj.name and (follower.status is None or follower.status.phase in (None, "Pending")):
+                reconcile_training(ctx, follower)
+    if kind == "ModelVersion":
+        ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
+        key = (obj.namespace, obj.name, obj.metadata.uid)
+        if decision.terminal and key not in ctx.settled_versions:
+            # Jobs waiting on this version look again once it settles (once per version
+            # and operator process), not on each later event of a settled version.
+            ctx.settled_versions.add(key)
+            _dependents(ctx, obj.namespace, obj.name)

@@ -21,25 +21,30 @@ def resync_once(ctx: Context, namespace: str) -> int:
     """Reconcile every non-terminal object of `namespace`, and its Models; returns how many."""
     count = 0
     models = ctx.kube.list("Model", namespace)
-    _forget_unlisted(ctx, "Model", namespace, models)
+    _forget_unlisted(ctx, "Model", namespace, {model.name for model in models})
     for model in models:
         ctx.dirty_models.add((namespace, model.name))
     for kind in WAITING_KINDS:
-        listed = ctx.kube.list(kind, namespace)
-        _forget_unlisted(ctx, kind, namespace, listed)
-        for obj in listed:
-            if obj.status is None or obj.status.phase not in TERMINAL:
-                # Listed just now, and its Job read from the API too: the safety net for
-                # whatever the watches missed (a deletion while one was down leaves no event).
-                RECONCILERS[kind](ctx, obj, fresh=True)
-                count += 1
+        # Page by page, keeping only the names and the objects still waiting: settled ones
+        # (nearly all, in a namespace of thousands) are not held while the others reconcile.
+        names: set[str] = set()
+        waiting: list[Any] = []
+        for page in ctx.kube.pages(kind, namespace):
+            names.update(obj.name for obj in page)
+            waiting += [obj for obj in page if obj.status is None or obj.status.phase not in TERMINAL]
+        _forget_unlisted(ctx, kind, namespace, names)
+        for obj in waiting:
+            # Listed just now, and its Job read from the API too: the safety net for
+            # whatever the watches missed (a deletion while one was down leaves no event).
+            RECONCILERS[kind](ctx, obj, fresh=True)
+            count += 1
     return count
 
 
-def _forget_unlisted(ctx: Context, kind: str, namespace: str, listed: list[Any]) -> None:
+def _forget_unlisted(ctx: Context, kind: str, namespace: str, names: set[str]) -> None:
     """Objects deleted while a watch was down left no DELETED event: the list says they are
     gone. (One created since the list was taken comes back with its next event.)"""
-    ctx.seen.keep_only(kind, namespace, {obj.name for obj in listed})
+    ctx.seen.keep_only(kind, namespace, names)
 
 
 MODEL_BATCH_SECONDS = 1.0

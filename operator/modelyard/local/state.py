@@ -162,6 +162,9 @@ class LocalCluster:
     def list(self, kind: str, namespace: str | None) -> list[Resource]:
         return parse_valid(self.bodies(kind, namespace))
 
+    def pages(self, kind: str, namespace: str | None) -> Iterator[list[Resource]]:
+        yield self.list(kind, namespace)
+
     def namespaces(self) -> list[str]:
         found = {p.name for kind in (*KINDS, JOB) if (self.root / kind).is_dir() for p in (self.root / kind).iterdir()}
         return sorted(found)

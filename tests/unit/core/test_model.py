@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from modelyard.api.validation import parse_object
+import pytest
+
+from modelyard.api.model import LISTED_VERSIONS
+from modelyard.api.validation import ManifestError, parse_object
 from modelyard.core.model import model_status
 from tests.support import builders
 
@@ -44,3 +47,19 @@ def test_the_release_is_latest_among_its_conversions():
                 version("digits-int8", "1.0.0+onnx-int8.arm", "Ready")]
     status = model_status(parse_object(builders.model()), versions, NOW)
     assert status["latestReadyVersion"] == "digits-1-0-0"
+
+
+def test_a_model_with_many_versions_lists_the_newest_and_counts_them_all():
+    # 1.0.0 is the only Ready one, 1.0.1-1.0.149 failed or importing: a status listing all 150
+    # would be over the CRD's maximum, so the API server would refuse every write of it
+    versions = [version("v-0", "1.0.0", "Ready")] + [
+        version(f"v-{i}", f"1.0.{i}", "Failed" if i % 2 else "Importing") for i in range(1, 150)]
+    status = model_status(parse_object(builders.model()), versions, NOW)
+    assert len(status["versions"]) == LISTED_VERSIONS == 100
+    assert [v["name"] for v in status["versions"]][-1] == "v-149" and status["versions"][0]["name"] == "v-50"
+    assert status["versionCounts"] == {"total": 150, "pending": 0, "importing": 74, "ready": 1, "failed": 75}
+    assert status["latestReadyVersion"] == "v-0"
+    parse_object({**builders.model(), "status": status})
+    too_many = {**status, "versions": status["versions"] + status["versions"][:1]}
+    with pytest.raises(ManifestError, match="versions"):
+        parse_object({**builders.model(), "status": too_many})

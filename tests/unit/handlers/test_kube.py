@@ -54,3 +54,35 @@ def test_a_conflict_is_success_only_when_the_child_is_ours():
     _kube("uid-1").create(job("uid-1"))
     with pytest.raises(ForeignChild, match="belongs to an earlier object of the same name"):
         _kube("uid-old").create(job("uid-1"))
+
+
+class _Reply:
+    def __init__(self, body: dict):
+        self.data = json.dumps(body).encode()
+
+
+class _Custom:
+    """Two pages of ModelVersions, the second after the first page's continue token."""
+
+    def __init__(self):
+        self.calls = []
+
+    def list_namespaced_custom_object(self, group, version, namespace, plural, **kwargs):
+        self.calls.append(kwargs)
+        first = kwargs.get("_continue") is None
+        names = ["a", "b"] if first else ["c"]
+        items = [{"metadata": {"name": n, "namespace": namespace},
+                  "spec": {"modelRef": {"name": "m"}, "version": "1.0.0", "format": "onnx",
+                           "source": {"uri": "s3://b/m.onnx"}}} for n in names]
+        return _Reply({"items": items, "metadata": {"continue": "token-1"} if first else {}})
+
+
+def test_objects_are_listed_a_page_at_a_time():
+    kube = Kube.__new__(Kube)
+    kube.custom = _Custom()
+    pages = [[obj.name for obj in page] for page in kube.pages("ModelVersion", "ml")]
+    assert pages == [["a", "b"], ["c"]]
+    assert [c["_continue"] for c in kube.custom.calls] == [None, "token-1"]
+    assert {c["limit"] for c in kube.custom.calls} == {500} and all(c["_preload_content"] is False for c in kube.custom.calls)
+    kube.custom.calls.clear()
+    assert [v.kind for v in kube.list("ModelVersion", "ml")] == ["ModelVersion"] * 3

@@ -158,6 +158,19 @@ def test_a_body_older_than_our_last_write_does_not_create_a_deleted_job_again(tm
     assert events == ["JobCreated", "JobDeleted"]
 
 
+def test_the_record_of_a_write_goes_once_a_body_shows_it(tmp_path: Path):
+    cluster = with_version(tmp_path)
+    ctx = context(cluster, watching=True)
+    stale = version(cluster)
+    reconcile_model_version(ctx, stale)
+    key = ("ModelVersion", "default", "classifier-1-0-0", stale.metadata.uid)
+    assert ctx.written[key]["phase"] == "Importing"
+    reconcile_model_version(ctx, stale)  # older than the write: the record still guards it
+    assert key in ctx.written
+    reconcile_model_version(ctx, version(cluster))  # the watch delivers our write
+    assert key not in ctx.written and phase(cluster) == "Importing"
+
+
 def test_the_resync_finds_a_job_deleted_while_the_watch_was_down(tmp_path: Path):
     """No DELETED event reaches a watch that was down: the cached Job would run forever."""
     cluster = with_version(tmp_path)
