@@ -100,6 +100,35 @@ def census():
         import collections, gc
         counts = collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
         print(*(f"{count:9d} {name}" for name, count in counts.most_common(25)), sep="\n", file=sys.stderr, flush=True)
+        # and what the operator's own stores and Kopf's per-object memories hold, deep
+        seen_ids = set()
+        def size(o):
+            if id(o) in seen_ids or isinstance(o, (type, threading.Thread)):
+                return 0
+            seen_ids.add(id(o))
+            total = sys.getsizeof(o)
+            if isinstance(o, dict):
+                total += sum(size(k) + size(v) for k, v in o.items())
+            elif isinstance(o, (list, tuple, set, frozenset)):
+                total += sum(size(v) for v in o)
+            elif hasattr(o, "__dict__") and not callable(o):
+                total += size(vars(o))
+                for extra in ("__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"):
+                    total += size(getattr(o, extra, None))
+            elif hasattr(type(o), "__slots__"):
+                total += sum(size(getattr(o, slot, None)) for slot in type(o).__slots__)
+            return total
+        for o in gc.get_objects():
+            name = type(o).__name__
+            if name == "Context" and hasattr(o, "seen"):
+                for part in ("seen", "written", "finalized", "settled_versions", "locks", "dirty_models"):
+                    store = getattr(o, part)
+                    inner = vars(store) if part == "seen" else {part: store}
+                    for field, value in inner.items():
+                        print(f"{size(value) / 2**20:9.1f} MiB ctx.{part}.{field}" if part == "seen" else
+                              f"{size(value) / 2**20:9.1f} MiB ctx.{part}", file=sys.stderr, flush=True)
+            elif name == "ResourceMemories":
+                print(f"{size(o._items) / 2**20:9.1f} MiB kopf memories ({len(o._items)})", file=sys.stderr, flush=True)
 def rss_trace():
     # when the operator's memory grows (RSS sampled every second, a line per 8 MiB more): to its log
     import time

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterable
 
 from modelyard.api import conditions as C
 from modelyard.api.model import LISTED_VERSIONS, Model
@@ -32,16 +33,33 @@ def summarize(version: ModelVersion) -> dict[str, Any]:
     return summary
 
 
-def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class VersionFacts:
+    """What a Model's status takes from one version: the operator keeps these for every
+    version it has seen, a few hundred bytes each instead of the whole object."""
+
+    model: str
+    name: str
+    version: str
+    phase: str
+    summary: dict[str, Any]
+
+
+def version_facts(version: ModelVersion) -> VersionFacts:
+    summary = summarize(version)
+    return VersionFacts(version.spec.model_ref.name, version.name, version.spec.version, summary["phase"], summary)
+
+
+def model_status(model: Model, versions: Iterable[VersionFacts], now: datetime) -> dict[str, Any]:
     """The Model's status from its versions (those whose spec.modelRef names it): the newest
     listed, all counted."""
     mine = sorted(
-        (v for v in versions if v.spec.model_ref.name == model.name),
+        (v for v in versions if v.model == model.name),
         # Build metadata does not order versions (semver): among equals, the plain release
         # (1.0.0) counts as later than its conversions (1.0.0+onnx-int8.arm), then by name.
-        key=lambda v: (SemVer(v.spec.version), "+" not in v.spec.version, v.name),
+        key=lambda v: (SemVer(v.version), "+" not in v.version, v.name),
     )
-    ready = [v for v in mine if v.status and v.status.phase == "Ready"]
+    ready = [v for v in mine if v.phase == "Ready"]
     latest = ready[-1].name if ready else None
     previous = [c.to_dict() for c in (model.status.conditions if model.status else [])]
     generation = model.metadata.generation
@@ -52,10 +70,10 @@ def model_status(model: Model, versions: list[ModelVersion], now: datetime) -> d
         conditions = set_condition(previous, C.READY, False, "NoReadyVersion", message, now, generation)
     counts = {"total": len(mine), "pending": 0, "importing": 0, "ready": 0, "failed": 0}
     for v in mine:
-        counts[(v.status.phase if v.status and v.status.phase else "Pending").lower()] += 1
+        counts[v.phase.lower()] += 1
     status: dict[str, Any] = {
         "phase": "Ready" if latest else "Pending",
-        "versions": [summarize(v) for v in mine[-LISTED_VERSIONS:]],
+        "versions": [v.summary for v in mine[-LISTED_VERSIONS:]],
         "versionCounts": counts,
         "conditions": conditions,
         "message": f"latest Ready version: {latest}" if latest else conditions[-1]["message"],

@@ -20,7 +20,7 @@ from modelyard.core.decision import Decision, Event
 from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
 from modelyard.core.evaluation import decide_evaluation
 from modelyard.core.jobstate import JobObservation, job_finished, observe_job, start_problem, waiting_for_worker
-from modelyard.core.model import model_status
+from modelyard.core.model import VersionFacts, model_status, version_facts
 from modelyard.core.modelversion import decide_model_version, producer, settled
 from modelyard.core.training import observe_training_job
 from modelyard.core.trainingjob import Related, decide_training, progress_from_log
@@ -373,13 +373,16 @@ def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> D
 
 
 def reconcile_model(ctx: Context, model: Model) -> Decision:
-    return reconcile_model_with(ctx, model, ctx.kube.list("ModelVersion", model.namespace))
+    listed = [] if model.metadata.deletion_timestamp else ctx.kube.list("ModelVersion", model.namespace)
+    return reconcile_model_with(ctx, model, [version_facts(v) for v in listed])
 
 
 @serialized
-def reconcile_model_with(ctx: Context, model: Model, versions: list[ModelVersion]) -> Decision:
+def reconcile_model_with(ctx: Context, model: Model, versions: list[VersionFacts]) -> Decision:
+    """From the facts of its versions; a Model being deleted lists its versions again (each is
+    deleted first, and what the API has now decides that)."""
     if model.metadata.deletion_timestamp:
-        return _teardown(ctx, model, teardown_model(model, versions))
+        return _teardown(ctx, model, teardown_model(model, ctx.kube.list("ModelVersion", model.namespace)))
     ensure_finalizer(ctx, model)
     decision = Decision(status=model_status(model, versions, ctx.clock()))
     return _apply(ctx, model, decision)

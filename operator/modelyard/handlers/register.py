@@ -19,6 +19,7 @@ from modelyard.api.validation import ManifestError, parse_object
 from modelyard.core.deletion import FINALIZER
 from modelyard.handlers.apply import invalid_status
 from modelyard.handlers.workqueue import Key, Work, WorkQueue
+from modelyard.workloads.naming import job_name
 from modelyard.handlers.reconcile import (
     RECONCILERS,
     TERMINAL,
@@ -203,6 +204,9 @@ def _changed(ctx: Context, kind: str, obj: Any, added: bool) -> None:
                 reconcile_training(ctx, follower)
     if kind == "ModelVersion":
         ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
+        if obj.status and obj.status.phase in TERMINAL and not obj.metadata.deletion_timestamp:
+            # Its import Job is read no more (a settled version's decisions do not look at it).
+            ctx.seen.drop("Job", obj.namespace, job_name("import", obj.name))
         key = (obj.namespace, obj.name, obj.metadata.uid)
         if decision.terminal and key not in ctx.settled_versions:
             # Jobs waiting on this version look again once it settles (once per version

@@ -58,8 +58,7 @@ def refresh_models(ctx: Context) -> int:
     for namespace, name in sorted(dirty):
         model = read(ctx, "Model", namespace, name)
         if model is not None:
-            versions = [v for v in ctx.seen.of_kind("ModelVersion", namespace) if v.spec.model_ref.name == name]
-            reconcile_model_with(ctx, model, versions)
+            reconcile_model_with(ctx, model, ctx.seen.version_facts(namespace))
     return len(dirty)
 
 

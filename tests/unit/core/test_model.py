@@ -8,7 +8,7 @@ import pytest
 
 from modelyard.api.model import LISTED_VERSIONS
 from modelyard.api.validation import ManifestError, parse_object
-from modelyard.core.model import model_status
+from modelyard.core.model import model_status, version_facts
 from tests.support import builders
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
@@ -18,7 +18,7 @@ def version(name, semver, phase=None, model="classifier", **status):
     obj = builders.model_version(name=name, version=semver, modelRef={"name": model})
     if phase:
         obj["status"] = {"phase": phase, **status}
-    return parse_object(obj)
+    return version_facts(parse_object(obj))
 
 
 def test_latest_ready_version_by_semver_not_by_name():

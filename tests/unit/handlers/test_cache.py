@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
+from modelyard.api.validation import parse_object
 from modelyard.core.jobstate import JobObservation
+from modelyard.core.model import version_facts
 from modelyard.handlers.cache import Seen
+from tests.support import builders
 from tests.support.builders import job_status
 
 
@@ -63,8 +68,51 @@ def test_a_held_job_keeps_what_decisions_read_and_no_pod_template():
     seen.put_job("team", "import-a", body)
     held = seen.get("Job", "team", "import-a")
     assert "managedFields" not in held["metadata"] and held["metadata"]["ownerReferences"] == [{"uid": "o1"}]
-    assert held["spec"] == {"template": {"spec": {"initContainers": [{"name": "fetch"}]}}}
+    assert held["spec"] == {"suspend": False, "template": {"spec": {"initContainers": [{"name": "fetch"}]}}}
     assert held["status"] == body["status"] and held["metadata"]["creationTimestamp"] == "2026-12-02T10:00:00Z"
-    plain = {**body, "spec": {"template": {"spec": {"containers": [{"name": "worker"}]}}}}
+    assert "labels" not in held["metadata"]
+    plain = {**body, "spec": {"suspend": True, "template": {"spec": {"containers": [{"name": "worker"}]}}},
+             "status": {"conditions": [{"type": "Suspended", "status": "True", "lastProbeTime": "t", "lastTransitionTime": "t"}]}}
     seen.put_job("team", "import-b", plain)
-    assert "spec" not in seen.get("Job", "team", "import-b")
+    held = seen.get("Job", "team", "import-b")
+    assert held["spec"] == {"suspend": True}, "a training job's resume reads whether its Job is suspended"
+    assert held["status"]["conditions"] == [{"type": "Suspended", "status": "True", "lastTransitionTime": "t"}]
+
+
+def ready_version(name: str, phase: str = "Ready"):
+    body = builders.model_version(name=name)
+    body["metadata"]["uid"] = f"uid-{name}"
+    body["status"] = {"phase": phase, "artifact": {"uri": "s3://b/x/", "digest": "sha256:" + "a" * 64, "sizeBytes": 1},
+                      "conditions": [{"type": "Ready", "status": "True", "reason": "Imported", "message": "stored",
+                                      "lastTransitionTime": "2026-12-02T10:00:00Z"}]}
+    return parse_object(body)
+
+
+def test_a_settled_version_is_held_compact_and_read_back_whole():
+    seen = Seen()
+    ready, importing = ready_version("a"), ready_version("b", phase="Importing")
+    seen.put("ModelVersion", "ml", "a", ready)
+    seen.put("ModelVersion", "ml", "b", importing)
+    assert seen.get("ModelVersion", "ml", "a") == ready and seen.get("ModelVersion", "ml", "b") is importing
+    assert sorted(v.name for v in seen.of_kind("ModelVersion", "ml")) == ["a", "b"]
+    facts = {f.name: f for f in seen.version_facts("ml")}
+    assert facts["a"] == version_facts(ready) and facts["a"].summary["digest"] == "sha256:" + "a" * 64
+    assert facts["b"].phase == "Importing"
+
+
+
+def test_a_settled_version_costs_a_fraction_of_its_parsed_tree():
+    versions = [ready_version(f"v-{i}") for i in range(200)]
+    seen = Seen()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for v in versions:
+            seen.put("ModelVersion", "ml", v.name, v)
+        compact = (tracemalloc.get_traced_memory()[0] - start) / 200
+        start = tracemalloc.get_traced_memory()[0]
+        parsed = [ready_version(f"p-{i}") for i in range(200)]
+        tree = (tracemalloc.get_traced_memory()[0] - start) / 200
+    finally:
+        tracemalloc.stop()
+    assert len(parsed) == 200 and compact < tree / 2, (compact, tree)
