@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from typing import Any, Callable
 
 from modelyard.api import conditions as C
@@ -56,6 +58,8 @@ def follow_job(
         # The Job's own start, once it has one: a decision made on any body, older or newer,
         # then writes the same status.
         status.body["startTime"] = job.start_time
+    if job.reason == "Finishing" and not _finishing_long(job, status.now):
+        job = replace(job, reason="Running", message="the worker is running")
     if job.phase in ("Pending", "Running"):
         status.body["progress"] = short(job.message, PROGRESS_MAX)
         return Decision(status=status.waiting(running_phase, job.reason or "Running", job.message))
@@ -69,6 +73,19 @@ def follow_job(
             status.condition(C.COMPLETE, False, reason, message)
         return Decision(status=status.failed(reason, message), events=[Event("Warning", reason, message)])
     return None
+
+
+FINISHING_QUIET_SECONDS = 10.0
+"""A Job that met its success or failure criteria writes Complete or Failed within a second as a
+rule: the object is not told it is "finishing" (a status write, one of each Job's four) unless
+the Job stays so this long."""
+
+
+def _finishing_long(job: JobObservation, now: datetime) -> bool:
+    if not job.since:
+        return False
+    since = datetime.fromisoformat(job.since.replace("Z", "+00:00"))
+    return (now - since).total_seconds() >= FINISHING_QUIET_SECONDS
 
 
 def _created(status: StatusBuilder, name: str, verb: str, message: str, running_phase: str) -> dict[str, Any]:

@@ -28,6 +28,8 @@ class JobObservation:
     """The kubelet's reason for that termination (`OOMKilled`, `Error`, `Completed`)."""
     progress: dict[str, Any] | None = None
     """Training progress read from the running worker (step, total, percent, etaSeconds)."""
+    since: str | None = None
+    """When a finishing Job met its success or failure criteria (the condition's time)."""
 
 
 def _termination(pods: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str]:
@@ -148,7 +150,9 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]],
             detail = f"the worker ran out of memory (OOMKilled, exit code {code}); raise spec.resources.limits.memory. {detail}"
         return JobObservation("Failed", None, reason, detail, start, end, code, why)
     if "SuccessCriteriaMet" in conditions or "FailureTarget" in conditions:
-        return JobObservation("Running", None, "Finishing", "the worker finished; the Job is finishing", start)
+        met = conditions.get("SuccessCriteriaMet") or conditions["FailureTarget"]
+        return JobObservation("Running", None, "Finishing", "the worker finished; the Job is finishing", start,
+                              since=met.get("lastTransitionTime"))
     init_problem = _init_failure(pods)
     if init_problem:
         return JobObservation("Pending", None, "InitContainerFailing", init_problem, start)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -103,9 +104,12 @@ class WorkQueue:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """No more work is taken; reconciles under way get `timeout` seconds in all to end
+        (the threads are daemons: one stuck on the API does not hold the process)."""
         with self._wake:
             self._stopped = True
             self._wake.notify_all()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(10)
+            thread.join(max(0.0, deadline - time.monotonic()))

@@ -66,6 +66,22 @@ def test_running_job_is_followed_not_recreated():
     assert decision.status["phase"] == "Importing"
 
 
+def test_a_job_finishing_for_a_moment_writes_nothing_new_and_one_stuck_finishing_says_so():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    running = decide(obj, observe_job(job_status(active=1), [worker_pod()])).status
+
+    def finishing(since: str):
+        job = job_status(active=0)
+        job["status"]["conditions"] = [{"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": since}]
+        return observe_job(job, [worker_pod(json.dumps({"ok": True, "reason": "Imported", "artifact": {}}))])
+
+    moment = decide({**builders.model_version(), "status": dict(running)}, finishing("2026-11-22T11:59:58Z"))
+    assert moment.status == running, "the Job writes Complete within a second: no write for it"
+    stuck = decide({**builders.model_version(), "status": dict(running)}, finishing("2026-11-22T11:59:30Z"))
+    assert stuck.status["phase"] == "Importing" and conditions(stuck)["Reconciling"] == ("True", "Finishing")
+
+
 def test_success_records_the_artifact_and_is_ready():
     obj = builders.model_version()
     obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
