@@ -102,7 +102,8 @@ def _compact(kind: str, body: Any) -> Any:
     if kind != "ModelVersion" or not isinstance(body, ModelVersion) or body.status is None \
             or body.status.phase not in ("Ready", "Failed") or body.metadata.deletion_timestamp:
         return body
-    return _Compact(version_facts(body), json.dumps(body.to_dict(), separators=(",", ":")).encode())
+    # unset fields left out and explicit ones kept: parsed again, it is the same object
+    return _Compact(version_facts(body), body.model_dump_json(by_alias=True, exclude_unset=True).encode())
 
 
 def _expand(stored: Any) -> Any:
