@@ -1,7 +1,7 @@
 """Every Kopf decorator of the operator, in one place; each body is a few lines.
 
 The operator is level-triggered: every watch event of a Modelyard object or of one of its Jobs
-reconciles the object from scratch, and a periodic resync (resync.py) re-runs objects that are
+makes the object due (workqueue.py), to be reconciled from scratch, and a periodic resync (resync.py) re-runs objects that are
 still waiting, so a missed event or a transient API error only delays work. Reconciles are idempotent: children
 have deterministic names, and an unchanged status is not written.
 """
@@ -85,7 +85,7 @@ def _model_changed(ctx: Context, model: Model, added: bool) -> None:
 def register(registry: kopf.OperatorRegistry, ctx: Context) -> WorkQueue:
     """Register the handlers of all kinds on `registry`; the queue their events feed is
     returned, to be started and stopped with the operator."""
-    work = WorkQueue(lambda key, item: process(ctx, work, key, item))
+    work = WorkQueue(lambda key, item: process(ctx, key, item))
     for kind in KINDS:
         if kind in RECONCILERS:
             _register_kind(registry, ctx, work, kind)
@@ -123,7 +123,7 @@ RETRY_SECONDS = 5.0
 """How soon a reconcile that failed on the API (not on the object) is tried again."""
 
 
-def process(ctx: Context, work: WorkQueue, key: Key, item: Work) -> None:
+def process(ctx: Context, key: Key, item: Work) -> None:
     """Reconcile one object from the queue: from its newest body when the watch delivered one,
     else as last seen (a Job of it changed, a recheck came due)."""
     kind, namespace, name = key
@@ -140,8 +140,6 @@ def process(ctx: Context, work: WorkQueue, key: Key, item: Work) -> None:
         log.exception("reconciling %s %s/%s failed; again in %.0f s", kind, namespace, name, RETRY_SECONDS)
         if ctx.rechecks is not None:
             ctx.rechecks.after(RETRY_SECONDS, kind, namespace, name)
-        else:
-            work.add(key, named=True)
 
 
 def _waiting_trainings(ctx: Context, namespace: str) -> None:
