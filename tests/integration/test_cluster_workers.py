@@ -11,6 +11,7 @@ import boto3
 from modelyard.storage.layout import verify_version
 from modelyard.storage.open import open_store
 from tests.support import builders
+from tests.integration.test_cluster_truth import columns
 from tests.support.controlplane import Kube, Namespace, wait_until
 from tests.support.s3server import ACCESS_KEY, SECRET_KEY
 from tests.support.sources import tiny_onnx
@@ -123,12 +124,17 @@ def test_a_running_training_job_reports_progress_and_is_suspended_and_resumed_by
     ns.kubectl("patch", "trainingjob", "pausable", "--type=merge", "-p", '{"spec": {"suspend": true}}')
     suspended = ns.wait_phase("trainingjobs", "pausable", "Suspended", timeout=60)
     assert "its pods are stopped" in suspended["message"]
+    assert suspended["progress"]["percent"] == 25.0 and suspended["progress"]["message"].startswith("suspended")
+    row = columns(ns, "trainingjob", "pausable")
+    assert (row["PHASE"], row["REASON"], row["PROGRESS"]) == ("Suspended", "Suspended", "25"), row
     wait_until("the Job controller deletes the suspended Job's pods", lambda: not pods(), timeout=60)
     assert ns.get("job", "train-pausable")["spec"]["suspend"] is True
     ns.kubectl("patch", "trainingjob", "pausable", "--type=merge", "-p", '{"spec": {"suspend": false}}')
     wait_until("a new pod runs the resumed Job", lambda: pods() and pods()[0] != first, timeout=60)
     assert ns.wait_phase("trainingjobs", "pausable", "Running", timeout=60)["phase"] == "Running"
     assert ns.get("job", "train-pausable")["spec"]["suspend"] is False
+    said = [e["reason"] for e in ns.events("pausable") if e["reason"] in ("Suspended", "Resumed")]
+    assert sorted(said) == ["Resumed", "Suspended"], said
 
 
 def test_a_training_job_tensorboard_server_is_created_owned_and_garbage_collected(ns: Namespace, tmp_path: Path):

@@ -19,7 +19,7 @@ from modelyard.api.common import (
     SourceUri,
 )
 from modelyard.api.modelversion import Artifact
-from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.resource import AGE, MESSAGE, REASON, KindInfo, PrinterColumn, Resource
 from modelyard.api.rules import Rule, immutable, matches
 
 TargetFormat = Literal[
@@ -283,8 +283,10 @@ class ConversionJob(Resource):
             PrinterColumn("Target", ".spec.target.format"),
             PrinterColumn("Hardware", ".spec.target.hardware"),
             PrinterColumn("Phase", ".status.phase"),
+            REASON,
             PrinterColumn("Output", ".status.outputVersion"),
             PrinterColumn("Speedup", ".status.benchmark.speedupBatch1", "number", priority=1),
+            MESSAGE,
             AGE,
         ),
     )

@@ -18,7 +18,7 @@ from modelyard.api.common import (
     Sha256,
     SourceUri,
 )
-from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.resource import AGE, MESSAGE, REASON, KindInfo, PrinterColumn, Resource
 from modelyard.api.rules import Rule, immutable
 
 Metric = Literal[
@@ -174,9 +174,11 @@ class EvaluationJob(Resource):
         columns=(
             PrinterColumn("Version", ".spec.modelVersionRef.name"),
             PrinterColumn("Phase", ".status.phase"),
+            REASON,
             PrinterColumn("Passed", ".status.passed", "boolean"),
             PrinterColumn("Accuracy", ".status.results.accuracy", "number"),
             PrinterColumn("P95-ms", ".status.results.latencyP95Ms", "number", priority=1),
+            MESSAGE,
             AGE,
         ),
     )

@@ -20,7 +20,7 @@ from modelyard.api.common import (
     WorkStatus,
     StringMap,
 )
-from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.resource import AGE, MESSAGE, REASON, KindInfo, PrinterColumn, Resource
 from modelyard.api.rules import Rule, immutable, matches
 
 
@@ -264,8 +264,10 @@ class ModelVersion(Resource):
             PrinterColumn("Version", ".spec.version"),
             PrinterColumn("Format", ".spec.format"),
             PrinterColumn("Phase", ".status.phase"),
+            REASON,
             PrinterColumn("Digest", ".status.artifact.digest"),
             PrinterColumn("Parent", ".spec.lineage.parentVersion", priority=1),
+            MESSAGE,
             AGE,
         ),
     )

@@ -59,6 +59,10 @@ class KindInfo:
 
 
 AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+REASON = PrinterColumn("Reason", '.status.conditions[?(@.type=="Ready")].reason',
+                       description="Why it is in its phase: waiting for a worker (WorkerPending, Unschedulable, "
+                                   "CreateContainerConfigError, ...), the result, or the failure.")
+MESSAGE = PrinterColumn("Message", ".status.message", priority=1)
 
 
 class Resource(ApiModel):

@@ -30,7 +30,7 @@ from modelyard.api.common import (
     WorkStatus,
 )
 from modelyard.api.modelversion import ImageRef
-from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
+from modelyard.api.resource import AGE, MESSAGE, REASON, KindInfo, PrinterColumn, Resource
 from modelyard.api.rules import RULE_ERROR, Rule
 
 def _scalars(values: dict[str, Any]) -> dict[str, Any]:
@@ -323,9 +323,11 @@ class TrainingJob(Resource):
         columns=(
             PrinterColumn("Algorithm", ".status.algorithm.name"),
             PrinterColumn("Phase", ".status.phase"),
+            REASON,
             PrinterColumn("Progress", ".status.progress.percent", "number"),
             PrinterColumn("Version", ".status.modelVersion"),
             PrinterColumn("Based-On", ".spec.basedOn.name", priority=1),
+            MESSAGE,
             AGE,
         ),
     )

@@ -58,6 +58,8 @@ def teardown_version(
             f"{cleanup_job_name(version)} to retry, or remove the finalizer {FINALIZER} to keep them"
         )
         return Teardown(message=message, events=[Event("Warning", "ArtifactDeletionFailed", message)])
+    if cleanup.phase == "Foreign":
+        return Teardown(message=cleanup.message)
     if cleanup.phase == "Missing":
         try:
             job = build_cleanup_job(version, model, profiles, settings)

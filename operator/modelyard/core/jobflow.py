@@ -35,6 +35,11 @@ def follow_job(
     (the caller records the result). A Job deleted before it reported is a failure, never
     silently recreated."""
     started = bool(obj.status and obj.status.job_name)
+    if job.phase == "Foreign":
+        # Never adopted: waited out (the garbage collector is deleting it) or left to the user.
+        events = [Event("Warning", job.reason, job.message)] if job.reason == "JobConflict" else []
+        return Decision(status=status.waiting("Pending", job.reason, job.message), events=events,
+                        requeue_after=FOREIGN_RECHECK_SECONDS)
     if job.phase == "Missing":
         if started:
             message = f"the Job {name} was deleted before it reported a result; re-create the {obj.kind} to run it again"
@@ -62,7 +67,10 @@ def follow_job(
         job = replace(job, reason="Running", message="the worker is running")
     if job.phase in ("Pending", "Running"):
         status.body["progress"] = short(job.message, PROGRESS_MAX)
-        return Decision(status=status.waiting(running_phase, job.reason or "Running", job.message))
+        reason = job.reason or "Running"
+        # A worker that will not start without someone's change is said once, as a Warning.
+        events = [Event("Warning", reason, job.message)] if job.phase == "Pending" and reason not in QUIET_WAITS else []
+        return Decision(status=status.waiting(running_phase, reason, job.message), events=events)
     if job.completion_time:
         status.body["completionTime"] = job.completion_time
     status.body.pop("progress", None)
@@ -74,6 +82,11 @@ def follow_job(
         return Decision(status=status.failed(reason, message), events=[Event("Warning", reason, message)])
     return None
 
+
+FOREIGN_RECHECK_SECONDS = 5.0
+"""How often an object whose Job name is taken by another object's Job looks again."""
+QUIET_WAITS = ("Pending", "WorkerPending", "JobCreated", "Running")
+"""Waiting reasons that are the ordinary course of a Job (no Warning event)."""
 
 FINISHING_QUIET_SECONDS = 10.0
 """A Job that met its success or failure criteria writes Complete or Failed within a second as a

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from modelyard.workloads.jobs import WORKER_CONTAINER
 
-JobPhase = Literal["Missing", "Pending", "Running", "Succeeded", "Failed"]
+JobPhase = Literal["Missing", "Foreign", "Pending", "Running", "Succeeded", "Failed"]
+"""`Foreign`: a Job of the child's name exists but is not this object's (see `ownership`)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,30 @@ def _init_failure(pods: list[dict[str, Any]]) -> str:
     return ""
 
 
+def ownership(job: dict[str, Any], kind: str, uid: str | None) -> JobObservation | None:
+    """None when `job` is the child of the `kind` object with `uid`; else why it is not.
+
+    Names are deterministic, so an object deleted and applied again under the same name finds
+    its predecessor's Job until the garbage collector removes it, and one deleted with
+    `--cascade=orphan` leaves it for good. Its result is the old object's: a child is ours only
+    when its owner reference carries our uid, on every read."""
+    meta = job.get("metadata") or {}
+    owners = meta.get("ownerReferences") or []
+    if any(o.get("uid", "") == (uid or "") for o in owners):
+        return None
+    name = meta.get("name", "")
+    namespace = meta.get("namespace", "")
+    if any(o.get("kind") == kind for o in owners) or meta.get("deletionTimestamp"):
+        return JobObservation("Foreign", reason="WaitingForOldJob", message=(
+            f"the Job {name} of an earlier {kind} of the same name still exists; waiting for the garbage "
+            "collector to delete it before this one runs its own"))
+    whose = ", ".join(f"{o.get('kind')} {o.get('name')}" for o in owners) or "no owner (orphaned, e.g. by "\
+        "kubectl delete --cascade=orphan)"
+    return JobObservation("Foreign", reason="JobConflict", message=(
+        f"a Job named {name} exists that this {kind} does not own ({whose}); its result is not this object's. "
+        f"Delete it (kubectl delete job {name} -n {namespace}) and this {kind} runs its own"))
+
+
 FINISHED = ("Complete", "Failed")
 """The conditions that end a Job. A current Job controller writes SuccessCriteriaMet or
 FailureTarget first, while pods may still be terminating and `succeeded` is not counted yet:
@@ -86,6 +111,15 @@ those mean "finishing", and a result read then is not the Job's last word."""
 def job_finished(job: dict[str, Any]) -> bool:
     conditions = (job.get("status") or {}).get("conditions") or []
     return any(c.get("type") in FINISHED and c.get("status") == "True" for c in conditions)
+
+
+def _worker_running(job: dict[str, Any], pods: list[dict[str, Any]]) -> bool:
+    """A worker pod is ready (the Job's count, kept by current Job controllers) or running (its
+    pods, where they were read; a Job controller that keeps no `ready` count: active)."""
+    status = job.get("status") or {}
+    if status.get("ready") or any((p.get("status") or {}).get("phase") == "Running" for p in pods):
+        return True
+    return "ready" not in status and status.get("active", 0) >= 1
 
 
 def waiting_for_worker(job: dict[str, Any]) -> bool:
@@ -159,6 +193,11 @@ def observe_job(job: dict[str, Any] | None, pods: list[dict[str, Any]],
     problem = start_problem(pods, warnings or [])
     if problem is not None:
         return JobObservation("Pending", None, problem[0], problem[1], start)
-    if status.get("active", 0) >= 1 or start:
+    if _worker_running(job, pods):
         return JobObservation("Running", None, "Running", "the worker is running", start)
+    if status.get("active", 0) >= 1 or start:
+        # The Job controller counts a pod as active (and starts the Job) as soon as it creates
+        # it: before it is scheduled, its image pulled or its Secret mounted.
+        return JobObservation("Pending", None, "WorkerPending", "waiting for the worker pod to be scheduled and start",
+                              start)
     return JobObservation("Pending", None, "Pending", "the Job is waiting to start", start)

@@ -37,6 +37,8 @@ class StatusBuilder:
         return self.done(phase, message)
 
     def failed(self, reason: str, message: str) -> dict[str, Any]:
+        # Nothing runs any more: a progress line left behind would say otherwise.
+        self.body.pop("progress", None)
         self.condition(C.READY, False, reason, message)
         self.condition(C.STALLED, True, reason, message)
         self.drop(C.RECONCILING)

@@ -348,7 +348,7 @@ def _decide(
     name = job_name("train", job.name)
     if job.spec.suspend and observed.phase == "Missing" and not started:
         message = "suspended before it started; set spec.suspend to false to run it"
-        return Decision(status=_suspended(status, message))
+        return Decision(status=_suspended(status, message), events=[Event("Normal", "Suspended", message)])
     plan = training_plan(job, fields, algorithm, values, inputs, version)
     base = related.base
     if base is not None and base.status and base.status.output_model and base.status.output_version:
@@ -364,10 +364,13 @@ def _decide(
             decision.status["progress"] = {"message": short(progress, 256), **(observed.progress or {})}
         if related.job_suspended is not None and related.job_suspended != job.spec.suspend:
             decision.patches.append(ChildPatch(name, {"spec": {"suspend": job.spec.suspend}}))
-        if job.spec.suspend and observed.phase != "Missing":
+        if job.spec.suspend and observed.phase not in ("Missing", "Foreign"):
             message = "suspended: its pods are stopped; set spec.suspend to false to resume" + (
                 " from the last checkpoint" if algorithm is not None and algorithm.spec.checkpoints else "")
-            decision.status = _suspended(status, message)
+            decision.status = _suspended(status, message, job.status.progress if job.status else None)
+            decision.events = [Event("Normal", "Suspended", message)]
+        elif job.status is not None and job.status.phase == "Suspended":
+            decision.events = [*decision.events, Event("Normal", "Resumed", "resumed: spec.suspend is false")]
         return decision
     return _succeeded(job, model, observed.result or {}, status, now)
 
@@ -379,11 +382,14 @@ def _algorithm_status(algorithm: Algorithm | ClusterAlgorithm | None, fields: Tr
     return {"kind": algorithm.kind, "name": algorithm.name, "digest": algorithm_digest(algorithm)}
 
 
-def _suspended(status: StatusBuilder, message: str) -> dict[str, Any]:
+def _suspended(status: StatusBuilder, message: str, before: Any = None) -> dict[str, Any]:
     status.condition(C.READY, False, "Suspended", message)
     status.drop(C.RECONCILING)
     status.drop(C.STALLED)
-    status.body.pop("progress", None)
+    # Where it stopped stays (kubectl's PROGRESS column); no estimate of an end while nothing runs.
+    done = before.to_dict() if before is not None else {}
+    kept = {k: v for k, v in done.items() if k in ("step", "total", "percent") and v is not None}
+    status.body["progress"] = {**kept, "message": "suspended" + (f" at step {kept['step']}" if "step" in kept else "")}
     return status.done("Suspended", message)
 
 

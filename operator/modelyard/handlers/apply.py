@@ -85,8 +85,8 @@ def stalled_status(previous: dict[str, Any], reason: str, message: str, now: Any
     """Failed and Stalled with `message`, kept until the user changes something."""
     conditions = set_condition(previous.get("conditions") or [], C.READY, False, reason, message, now)
     conditions = set_condition(conditions, C.STALLED, True, reason, message, now)
-    return {**{k: v for k, v in previous.items() if v is not None}, "phase": "Failed", "message": message,
-            "conditions": conditions}
+    kept = {k: v for k, v in previous.items() if v is not None and k != "progress"}
+    return {**kept, "phase": "Failed", "message": message, "conditions": conditions}
 
 
 def invalid_status(body: dict[str, Any], message: str, now: Any) -> dict[str, Any]:
@@ -104,3 +104,14 @@ def same_status(a: dict[str, Any], b: dict[str, Any]) -> bool:
         return {**status, "conditions": conditions}
 
     return essence(a) == essence(b)
+
+
+def told(status: dict[str, Any], before: dict[str, Any]) -> bool:
+    """Whether `status` is the transition `before` already made: the same phase and Ready
+    reason. Events announce transitions, so a decision that makes none posts nothing."""
+
+    def essence(body: dict[str, Any]) -> tuple[Any, Any]:
+        ready = next((c for c in body.get("conditions") or [] if c.get("type") == C.READY), {})
+        return body.get("phase"), ready.get("reason")
+
+    return essence(status) == essence(before)

@@ -18,7 +18,29 @@ from modelyard.api.validation import ManifestError, parse_object, parse_valid
 
 PAGE_SIZE = 500
 """Objects per list request."""
+FINALIZER_ATTEMPTS = 5
 KUBEFLOW = {"PyTorchJob": ("kubeflow.org", "v1", "pytorchjobs"), "TFJob": ("kubeflow.org", "v1", "tfjobs")}
+
+
+def finalizer_patch(meta: dict[str, Any], finalizer: str, add: bool) -> list[dict[str, Any]] | None:
+    """The JSON patch that adds or removes `finalizer` from an object whose metadata is `meta`,
+    failing on the server if the list is no longer what `meta` says; None when there is nothing
+    to do (none is added to an object being deleted: the API server forbids it)."""
+    current = list(meta.get("finalizers") or [])
+    if add:
+        if finalizer in current or meta.get("deletionTimestamp"):
+            return None
+        if current:
+            return [{"op": "test", "path": "/metadata/finalizers", "value": current},
+                    {"op": "add", "path": "/metadata/finalizers/-", "value": finalizer}]
+        guard = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]}] \
+            if meta.get("resourceVersion") else []
+        return [*guard, {"op": "add", "path": "/metadata/finalizers", "value": [finalizer]}]
+    if finalizer not in current:
+        return None
+    index = current.index(finalizer)
+    return [{"op": "test", "path": f"/metadata/finalizers/{index}", "value": finalizer},
+            {"op": "remove", "path": f"/metadata/finalizers/{index}"}]
 
 
 def _missing(error: ApiException) -> bool:
@@ -206,15 +228,43 @@ class Kube:
             if not _missing(error):
                 raise
 
-    def set_finalizers(self, kind: str, namespace: str, name: str, finalizers: list[str]) -> None:
-        """Replace metadata.finalizers (a merge patch: no resourceVersion needed)."""
+    def add_finalizer(self, kind: str, namespace: str, name: str, finalizer: str, known: dict[str, Any]) -> None:
+        """Add `finalizer` to the object whose metadata was last seen as `known`."""
+        self._edit_finalizers(kind, namespace, name, finalizer, True, known)
+
+    def remove_finalizer(self, kind: str, namespace: str, name: str, finalizer: str, known: dict[str, Any]) -> None:
+        self._edit_finalizers(kind, namespace, name, finalizer, False, known)
+
+    def _edit_finalizers(self, kind: str, namespace: str, name: str, finalizer: str, add: bool,
+                         meta: dict[str, Any]) -> None:
+        """A JSON patch of our entry alone, guarded by a test of what it was computed from: the
+        whole list written back from a stale copy dropped or re-added other controllers'
+        finalizers (`orphan`, `foregroundDeletion`), which the API server refuses on an object
+        being deleted. A failed test reads the object again and recomputes."""
         plural = KINDS[kind].info.plural
-        body = {"metadata": {"finalizers": finalizers}}
-        try:
-            self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
-        except ApiException as error:
-            if not _missing(error):
+        for _ in range(FINALIZER_ATTEMPTS):
+            ops = finalizer_patch(meta, finalizer, add)
+            if ops is None:
+                return
+            try:
+                _discard(self.custom.api_client.call_api(
+                    f"/apis/{GROUP}/{VERSION}/namespaces/{namespace}/{plural}/{name}", "PATCH",
+                    header_params={"Content-Type": "application/json-patch+json", "Accept": "application/json"},
+                    body=ops, auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True))
+                return
+            except ApiException as error:
+                if _missing(error):
+                    return
+                if error.status not in (409, 422):
+                    raise
+            try:
+                meta = self._raw(self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, plural, name, _preload_content=False)).get("metadata") or {}
+            except ApiException as error:
+                if _missing(error):
+                    return
                 raise
+        raise RuntimeError(f"{kind} {namespace}/{name}: its finalizers kept changing under {FINALIZER_ATTEMPTS} patches")
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         plural = KINDS[kind].info.plural

@@ -19,13 +19,14 @@ from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
 from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
 from modelyard.core.evaluation import decide_evaluation
-from modelyard.core.jobstate import JobObservation, job_finished, observe_job, start_problem, waiting_for_worker
+from modelyard.core.jobstate import (JobObservation, job_finished, observe_job, ownership, start_problem,
+                                     waiting_for_worker)
 from modelyard.core.model import VersionFacts, model_status, version_facts
 from modelyard.core.modelversion import decide_model_version, producer, settled
 from modelyard.core.training import observe_training_job
 from modelyard.core.trainingjob import Related, decide_training, progress_from_log
 from modelyard.handlers import metrics
-from modelyard.handlers.apply import apply, same_status
+from modelyard.handlers.apply import apply, same_status, told
 from modelyard.handlers.cache import Seen
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
@@ -125,11 +126,17 @@ def _age(ctx: Context, job: dict[str, Any]) -> float:
     return (ctx.clock() - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds()
 
 
-def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fresh: bool = False,
-             owner: Any = None) -> JobObservation:
+def _observe(ctx: Context, namespace: str, name: str, owner: Any, confirm: bool = False,
+             fresh: bool = False) -> JobObservation:
+    """What `owner`'s worker Job says; a Job of that name that is not `owner`'s is `Foreign`."""
     job = _job(ctx, namespace, name, confirm, fresh)
     if job is None:
         return JobObservation("Missing")
+    foreign = ownership(job, owner.kind, owner.metadata.uid)
+    if foreign is not None:
+        if ctx.rechecks is not None:
+            ctx.rechecks.after(RECHECK_STUCK_SECONDS, owner.kind, namespace, owner.name)
+        return foreign
     status = job.get("status") or {}
     finished = job_finished(job)
     uid = (job.get("metadata") or {}).get("uid")
@@ -156,8 +163,8 @@ def _observe(ctx: Context, namespace: str, name: str, confirm: bool = False, fre
     observation = observe_job(job, pods, warnings)
     if finished and ctx.seen.watching_jobs:
         ctx.seen.remember(namespace, name, uid, observation)
-    if waiting and owner is not None and ctx.rechecks is not None:
-        stuck = observation.phase == "Pending" and observation.reason not in ("Pending", "JobCreated")
+    if waiting and ctx.rechecks is not None:
+        stuck = observation.phase == "Pending" and observation.reason not in ("Pending", "JobCreated", "WorkerPending")
         # a worker late for longer is looked at less often: a backlog clears in its own time
         delay = RECHECK_STUCK_SECONDS if stuck or started else min(max(RECHECK_SECONDS, age / 2), RECHECK_STUCK_SECONDS)
         ctx.rechecks.after(delay, owner.kind, namespace, owner.name)
@@ -217,6 +224,10 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
         # The body predates our own last write (the watch has not delivered it yet): that
         # write, and its events, already carried this decision.
         return decision
+    if decision.events and (told(decision.status, previous) or (written is not None and told(decision.status, written))):
+        # The transition these events announce is on the body already, or in our last write
+        # (a decision made again on a body older than that write): each is posted once.
+        decision = replace(decision, events=[])
     if not apply(ctx.kube, obj, decision, lambda event: ctx.post(obj, event), ctx.clock()):
         return decision
     for manifest in decision.create:
@@ -229,18 +240,17 @@ def _apply(ctx: Context, obj: Any, decision: Decision) -> Decision:
     return decision
 
 
+def _meta(obj: Any) -> dict[str, Any]:
+    return obj.metadata.model_dump(by_alias=True, exclude_none=True)
+
+
 def ensure_finalizer(ctx: Context, obj: Any) -> None:
     """Hold the object until its teardown ran (retention of stored artifacts)."""
     finalizers = list(obj.metadata.finalizers or [])
     key = (obj.kind, obj.namespace, obj.name, obj.metadata.uid)
     if FINALIZER not in finalizers and key not in ctx.finalized:  # else a body older than our patch
-        ctx.kube.set_finalizers(obj.kind, obj.namespace, obj.name, [*finalizers, FINALIZER])
+        ctx.kube.add_finalizer(obj.kind, obj.namespace, obj.name, FINALIZER, _meta(obj))
         ctx.finalized.add(key)
-
-
-def _release(ctx: Context, obj: Any) -> None:
-    remaining = [f for f in obj.metadata.finalizers or [] if f != FINALIZER]
-    ctx.kube.set_finalizers(obj.kind, obj.namespace, obj.name, remaining)
 
 
 def _teardown(ctx: Context, obj: Any, teardown: Teardown) -> Decision:
@@ -248,14 +258,18 @@ def _teardown(ctx: Context, obj: Any, teardown: Teardown) -> Decision:
         ctx.kube.create(manifest)
     for name in teardown.delete_versions:
         ctx.kube.delete("ModelVersion", obj.namespace, name)
-    for event in teardown.events:
-        ctx.post(obj, event)
     previous = obj.status.to_dict() if obj.status else {}
     status = {**previous, "message": teardown.message}
+    key = (obj.kind, obj.namespace, obj.name, obj.metadata.uid)
+    said = {previous.get("message"), (ctx.written.get(key) or {}).get("message")}
+    if teardown.message not in said:  # a step of the teardown is announced once
+        for event in teardown.events:
+            ctx.post(obj, event)
+        ctx.written[key] = status
     if status != previous and not teardown.release:
         ctx.kube.patch_status(obj.kind, obj.namespace, obj.name, status, previous)
     if teardown.release:
-        _release(ctx, obj)
+        ctx.kube.remove_finalizer(obj.kind, obj.namespace, obj.name, FINALIZER, _meta(obj))
     return Decision(status=status)
 
 
@@ -264,7 +278,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     ns = version.namespace
     if version.metadata.deletion_timestamp:
         model = _model(ctx, ns, version.spec.model_ref.name)
-        cleanup = _observe(ctx, ns, cleanup_job_name(version), confirm=True)
+        cleanup = _observe(ctx, ns, cleanup_job_name(version), version, confirm=True)
         return _teardown(ctx, version, teardown_version(version, model, cleanup, ctx.profiles, ctx.settings))
     ensure_finalizer(ctx, version)
     made_by = producer(version)
@@ -278,7 +292,7 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     if not settled(version):
         # Only an unsettled version's decision reads its Job (and training job): every later
         # event of a Ready version (there are several per version) costs no API reads.
-        observed = _observe(ctx, ns, job_name("import", version.name), fresh=fresh, owner=version)
+        observed = _observe(ctx, ns, job_name("import", version.name), version, fresh=fresh)
         source = version.spec.source.training_job
         if source is not None:
             training = observe_training_job(ctx.kube.get_training_job(ns, source.kind, source.name))
@@ -294,7 +308,7 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
     ns = job.namespace
     source = read(ctx, "ModelVersion", ns, job.spec.source_ref.name, fresh)
     model = _model(ctx, ns, source.spec.model_ref.name) if source else None
-    observed = _observe(ctx, ns, job_name("convert", job.name), fresh=fresh, owner=job)
+    observed = _observe(ctx, ns, job_name("convert", job.name), job, fresh=fresh)
     decision = decide_conversion(job, source, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -308,7 +322,7 @@ def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) 
     version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
     baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
-    observed = _observe(ctx, ns, job_name("evaluate", job.name), fresh=fresh, owner=job)
+    observed = _observe(ctx, ns, job_name("evaluate", job.name), job, fresh=fresh)
     decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
     current = _current(ctx, job, decision, fresh)
     if current is not None:
@@ -356,9 +370,9 @@ def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> D
     related = _training_related(ctx, job, fresh)
     name = job_name("train", job.name)
     child = _job(ctx, ns, name, confirm=False, fresh=fresh)
-    if child is not None:
+    if child is not None and ownership(child, job.kind, job.metadata.uid) is None:
         related = replace(related, job_suspended=bool((child.get("spec") or {}).get("suspend")))
-    observed = _observe(ctx, ns, name, fresh=fresh, owner=job)
+    observed = _observe(ctx, ns, name, job, fresh=fresh)
     if observed.phase == "Running":
         observed = replace(observed, progress=_training_progress(ctx, ns, name))
         if ctx.rechecks is not None:

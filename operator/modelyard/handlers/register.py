@@ -106,10 +106,15 @@ def register(registry: kopf.OperatorRegistry, ctx: Context) -> WorkQueue:
             ctx.seen.drop("Job", meta["namespace"], meta["name"])
             # An object re-applied under the same name waited for this Job of its
             # predecessor to go (kube.ForeignChild): it can create its own now.
-            for owner in meta.get("ownerReferences") or []:
-                current = ctx.seen.get(owner.get("kind", ""), meta["namespace"], owner.get("name", ""))
-                if owner.get("kind") in RECONCILERS and current is not None and current.metadata.uid != owner.get("uid"):
-                    work.add((owner["kind"], meta["namespace"], owner["name"]), named=True)
+            # An orphaned one (no owner left) is found by its labels.
+            labels = meta.get("labels") or {}
+            named = [(o.get("kind", ""), o.get("name", "")) for o in meta.get("ownerReferences") or []]
+            named.append((labels.get("modelyard.dev/kind", ""), labels.get("modelyard.dev/name", "")))
+            uids = {o.get("uid") for o in meta.get("ownerReferences") or []}
+            for kind, name in named:
+                current = ctx.seen.get(kind, meta["namespace"], name) if kind in RECONCILERS else None
+                if current is not None and current.metadata.uid not in uids:
+                    work.add((kind, meta["namespace"], name), named=True)
             return
         ctx.seen.put_job(meta["namespace"], meta["name"], dict(body))
         for owner in meta.get("ownerReferences") or []:

@@ -222,14 +222,23 @@ class LocalCluster:
             body["status"] = {}
         self.write(body)
 
-    def set_finalizers(self, kind: str, namespace: str, name: str, finalizers: list[str]) -> None:
+    def add_finalizer(self, kind: str, namespace: str, name: str, finalizer: str, known: dict[str, Any]) -> None:
+        body = self.read(kind, namespace, name)
+        current = (body or {}).get("metadata", {}).get("finalizers") or []
+        if body is None or finalizer in current or body["metadata"].get("deletionTimestamp"):
+            return
+        body["metadata"]["finalizers"] = [*current, finalizer]
+        self.write(body)
+
+    def remove_finalizer(self, kind: str, namespace: str, name: str, finalizer: str, known: dict[str, Any]) -> None:
         body = self.read(kind, namespace, name)
         if body is None:
             return
-        if body["metadata"].get("deletionTimestamp") and not finalizers:
+        remaining = [f for f in body["metadata"].get("finalizers") or [] if f != finalizer]
+        if body["metadata"].get("deletionTimestamp") and not remaining:
             self._remove(kind, namespace, name)
             return
-        body["metadata"]["finalizers"] = finalizers
+        body["metadata"]["finalizers"] = remaining
         self.write(body)
 
     def delete_child(self, kind: str, namespace: str, name: str) -> None:

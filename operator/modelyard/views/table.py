@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -11,13 +12,22 @@ import yaml
 from modelyard.api import KINDS
 
 
+_FILTER = re.compile(r'^(\w+)\[\?\(@\.(\w+)=="([^"]*)"\)\]$')
+
+
 def lookup(body: Any, path: str) -> Any:
-    """The value at a simple JSONPath (`.status.results.accuracy`), or None."""
+    """The value at a printer column's JSONPath, or None: fields (`.status.results.accuracy`)
+    and the list filter the columns use (`.status.conditions[?(@.type=="Ready")].reason`)."""
     value = body
-    for part in path.strip(".").split("."):
+    for part in re.findall(r'\w+\[\?\(@\.\w+=="[^"]*"\)\]|[^.]+', path.strip(".")):
         if not isinstance(value, dict):
             return None
-        value = value.get(part)
+        filtered = _FILTER.match(part)
+        if filtered is None:
+            value = value.get(part)
+            continue
+        field, key, wanted = filtered.groups()
+        value = next((item for item in value.get(field) or [] if isinstance(item, dict) and item.get(key) == wanted), None)
     return value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -119,10 +121,17 @@ def test_model_spec_is_mutable():
 
 
 def _resolves(schema: dict[str, Any], json_path: str) -> bool:
+    """Whether a column's JSONPath names a field of the schema (a filter `[?(...)]` selects
+    items of a list, whose fields the filter must name too)."""
     node = schema
-    for part in json_path.strip(".").split("."):
+    for filtered in re.findall(r"\[\?\(@\.(\w+)==", json_path):
+        if not _resolves(schema, re.sub(r"\[\?\(.*", "", json_path) + f".[].{filtered}"):
+            return False
+    for part in re.sub(r"\[\?\(.*?\)\]", ".[]", json_path).strip(".").split("."):
         props = node.get("properties", {})
-        if part in props:
+        if part == "[]" and "items" in node:
+            node = node["items"]
+        elif part in props:
             node = props[part]
         elif isinstance(node.get("additionalProperties"), dict):
             node = node["additionalProperties"]
@@ -150,7 +159,7 @@ def test_printer_columns_answer_the_first_questions():
     def names(kind):
         return [c["name"] for c in crd(KINDS[kind])["spec"]["versions"][0]["additionalPrinterColumns"] if not c.get("priority")]
 
-    assert names("ModelVersion") == ["Model", "Version", "Format", "Phase", "Digest", "Age"]
-    assert names("ConversionJob") == ["Source", "Target", "Hardware", "Phase", "Output", "Age"]
-    assert names("EvaluationJob") == ["Version", "Phase", "Passed", "Accuracy", "Age"]
+    assert names("ModelVersion") == ["Model", "Version", "Format", "Phase", "Reason", "Digest", "Age"]
+    assert names("ConversionJob") == ["Source", "Target", "Hardware", "Phase", "Reason", "Output", "Age"]
+    assert names("EvaluationJob") == ["Version", "Phase", "Reason", "Passed", "Accuracy", "Age"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from modelyard.core.jobstate import job_finished, observe_job, start_problem, waiting_for_worker
+from modelyard.core.jobstate import job_finished, observe_job, ownership, start_problem, waiting_for_worker
 from tests.support.builders import job_status, worker_pod
 
 OK = json.dumps({"ok": True, "reason": "Imported", "message": "imported 1 file(s)", "artifact": {"digest": "sha256:ab"}})
@@ -97,3 +97,41 @@ def test_only_a_job_whose_worker_is_not_running_is_waiting():
     ready["status"]["ready"] = 1
     assert not waiting_for_worker(ready)
     assert not waiting_for_worker(job_status(complete=True))
+
+
+def owned(uid: str | None, kind: str = "ModelVersion", **meta) -> dict:
+    job = job_status(active=1)
+    owners = [{"kind": kind, "name": "classifier-1-0-0", "uid": uid}] if uid else []
+    job["metadata"] = {"name": "import-classifier-1-0-0", "namespace": "ml", "ownerReferences": owners, **meta}
+    return job
+
+
+def test_a_job_is_ours_only_when_its_owner_reference_carries_our_uid():
+    assert ownership(owned("new"), "ModelVersion", "new") is None
+    earlier = ownership(owned("old"), "ModelVersion", "new")
+    assert (earlier.phase, earlier.reason) == ("Foreign", "WaitingForOldJob")
+    assert "earlier ModelVersion of the same name" in earlier.message
+
+
+def test_an_orphaned_job_is_a_conflict_the_user_resolves():
+    orphan = ownership(owned(None), "ModelVersion", "new")
+    assert (orphan.phase, orphan.reason) == ("Foreign", "JobConflict")
+    assert "kubectl delete job import-classifier-1-0-0 -n ml" in orphan.message
+    assert "orphaned" in orphan.message
+    deleting = ownership(owned(None, deletionTimestamp="2026-12-06T00:00:00Z"), "ModelVersion", "new")
+    assert deleting.reason == "WaitingForOldJob", "one being deleted is waited out"
+    other = ownership(owned("x", kind="TrainingJob"), "ModelVersion", "new")
+    assert other.reason == "JobConflict" and "TrainingJob classifier-1-0-0" in other.message
+
+
+def test_an_active_job_whose_pod_is_not_ready_is_waiting_for_its_worker_not_running():
+    created = job_status(active=1)
+    created["status"]["ready"] = 0  # the Job controller counts a pod it just created as active
+    seen = observe_job(created, [])
+    assert (seen.phase, seen.reason) == ("Pending", "WorkerPending")
+    assert "waiting for the worker pod" in seen.message
+    created["status"]["ready"] = 1
+    assert observe_job(created, []).phase == "Running"
+    running_pod = {**worker_pod(), "status": {**worker_pod()["status"], "phase": "Running"}}
+    created["status"]["ready"] = 0
+    assert observe_job(created, [running_pod]).phase == "Running", "a running pod not yet counted ready"

@@ -170,3 +170,44 @@ def test_only_an_unsettled_version_needs_its_job_observed():
     # and a settled version's decision indeed ignores what a Job would say
     gone = JobObservation("Failed", None, "JobFailed", "the Job failed")
     assert decide(ready, job=gone).status == decide(ready).status
+
+
+def test_a_predecessors_job_is_never_adopted_its_result_never_taken():
+    """Deleted and applied again under the same name: the old object's Job (finished, with a
+    result) is still there. The new object waits; it neither follows nor fails on it."""
+    old = observe_job(job_status(complete=True), [worker_pod(json.dumps({"ok": True, "artifact": {"digest": "old"}}))])
+    from modelyard.core.jobstate import ownership
+    job = {**job_status(complete=True), "metadata": {"name": "import-classifier-1-0-0", "namespace": "default",
+                                                      "ownerReferences": [{"kind": "ModelVersion", "uid": "old"}]}}
+    foreign = ownership(job, "ModelVersion", "new")
+    assert old.phase == "Succeeded" and foreign is not None
+    decision = decide(builders.model_version(), foreign)
+    assert decision.create == [] and "artifact" not in decision.status and "jobName" not in decision.status
+    assert decision.status["phase"] == "Pending" and conditions(decision)["Ready"] == ("False", "WaitingForOldJob")
+    assert decision.events == [] and decision.requeue_after
+    orphan = ownership({**job, "metadata": {**job["metadata"], "ownerReferences": []}}, "ModelVersion", "new")
+    conflict = decide(builders.model_version(), orphan)
+    assert conditions(conflict)["Ready"] == ("False", "JobConflict")
+    assert [(e.type, e.reason) for e in conflict.events] == [("Warning", "JobConflict")]
+
+
+def test_a_worker_that_cannot_start_is_a_warning_and_a_reason_not_running():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    waiting = job_status(active=1)
+    waiting["status"]["ready"] = 0
+    pending = decide(obj, observe_job(waiting, []))
+    assert conditions(pending)["Ready"] == ("False", "WorkerPending") and pending.events == []
+    assert pending.status["progress"] == "waiting for the worker pod to be scheduled and start"
+    pod = {"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/4 nodes are available"}]}}
+    stuck = decide(obj, observe_job(waiting, [pod]))
+    assert conditions(stuck)["Ready"] == ("False", "Unschedulable")
+    assert [(e.type, e.reason) for e in stuck.events] == [("Warning", "Unschedulable")]
+
+
+def test_a_failure_leaves_no_progress_behind():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0", "progress": "the worker is running"}
+    gone = decide(obj, MISSING)
+    assert gone.status["phase"] == "Failed" and "progress" not in gone.status

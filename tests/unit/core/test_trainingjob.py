@@ -168,3 +168,15 @@ def test_progress_is_read_from_the_latest_progress_line_of_the_log():
     running = started(builders.training_job())
     observed = JobObservation("Running", reason="Running", message="the worker is running", progress={"step": 3, "total": 8})
     assert decide(running, observed).status["progress"] == {"message": "the worker is running", "step": 3, "total": 8}
+
+
+def test_a_suspended_job_keeps_where_it_stopped_and_suspend_and_resume_are_events():
+    observed = observe_job(job_status(active=1), [worker_pod()])
+    progress = {"message": "training", "step": 3, "total": 6, "percent": 50.0, "etaSeconds": 9.0}
+    suspended = decide(started(builders.training_job(suspend=True), progress=progress), observed, job_suspended=False)
+    assert suspended.status["progress"] == {"step": 3, "total": 6, "percent": 50.0, "message": "suspended at step 3"}
+    assert [(e.type, e.reason) for e in suspended.events] == [("Normal", "Suspended")]
+    resumed = decide(started(builders.training_job(), phase="Suspended", progress=suspended.status["progress"]),
+                     observed, job_suspended=True)
+    assert resumed.status["phase"] == "Running"
+    assert [e.reason for e in resumed.events] == ["Resumed"]

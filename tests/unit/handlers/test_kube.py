@@ -86,3 +86,22 @@ def test_objects_are_listed_a_page_at_a_time():
     assert {c["limit"] for c in kube.custom.calls} == {500} and all(c["_preload_content"] is False for c in kube.custom.calls)
     kube.custom.calls.clear()
     assert [v.kind for v in kube.list("ModelVersion", "ml")] == ["ModelVersion"] * 3
+
+
+def test_finalizers_are_patched_as_our_entry_alone_guarded_by_what_they_were():
+    from modelyard.handlers.kube import finalizer_patch
+
+    ours = "modelyard.dev/artifacts"
+    assert finalizer_patch({"finalizers": ["orphan", ours]}, ours, add=False) == [
+        {"op": "test", "path": "/metadata/finalizers/1", "value": ours},
+        {"op": "remove", "path": "/metadata/finalizers/1"}]
+    assert finalizer_patch({"finalizers": ["x"]}, ours, add=True) == [
+        {"op": "test", "path": "/metadata/finalizers", "value": ["x"]},
+        {"op": "add", "path": "/metadata/finalizers/-", "value": ours}]
+    assert finalizer_patch({"resourceVersion": "7"}, ours, add=True) == [
+        {"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
+        {"op": "add", "path": "/metadata/finalizers", "value": [ours]}]
+    assert finalizer_patch({"finalizers": [ours]}, ours, add=True) is None
+    assert finalizer_patch({"deletionTimestamp": "2026-12-06T00:00:00Z"}, ours, add=True) is None, \
+        "the API server forbids a new finalizer on an object being deleted"
+    assert finalizer_patch({"finalizers": ["orphan"]}, ours, add=False) is None

@@ -221,3 +221,46 @@ async def test_the_resync_survives_an_api_server_that_is_away():
     stop.set()
     await task
     assert len(calls) >= 2, "the loop went on after the failed list"
+
+
+def test_each_transition_posts_its_event_once_whatever_bodies_it_is_decided_on(tmp_path: Path):
+    cluster = with_version(tmp_path)
+    events: list[str] = []
+    ctx = context(cluster, events, watching=True)
+    stale = version(cluster)
+    reconcile_model_version(ctx, stale)
+    running = version(cluster)
+    cluster.finish_job("default", JOB, b.job_status(complete=True)["status"], b.worker_pod(json.dumps(IMPORTED)))
+    ctx.seen.put_job("default", JOB, cluster.get_job("default", JOB))
+    for body in (running, stale, running, version(cluster), stale):  # late events, older than our writes
+        reconcile_model_version(ctx, body)
+    assert phase(cluster) == "Ready"
+    assert events == ["JobCreated", "Ready"]
+
+
+def test_a_re_applied_version_waits_for_its_predecessors_job_and_then_runs_its_own(tmp_path: Path):
+    cluster = with_version(tmp_path)
+    events: list[str] = []
+    ctx = context(cluster, events, watching=True)
+    reconcile_model_version(ctx, version(cluster))
+    cluster.finish_job("default", JOB, b.job_status(complete=True)["status"], b.worker_pod(json.dumps(IMPORTED)))
+    ctx.seen.put_job("default", JOB, cluster.get_job("default", JOB))
+    reconcile_model_version(ctx, version(cluster))
+    old_job = cluster.get_job("default", JOB)
+    # The version is deleted and applied again before the garbage collector removed its Job.
+    body = cluster.read("ModelVersion", "default", "classifier-1-0-0")
+    cluster._path("ModelVersion", "default", "classifier-1-0-0").unlink()
+    cluster.apply(parse_manifest(b.model_version()))
+    again = version(cluster)
+    assert again.metadata.uid != body["metadata"]["uid"]
+    reconcile_model_version(ctx, again)
+    status = cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]
+    assert status["phase"] == "Pending" and "artifact" not in status, "never the old object's result"
+    assert "earlier ModelVersion of the same name" in status["message"]
+    assert cluster.get_job("default", JOB)["metadata"]["uid"] == old_job["metadata"]["uid"]
+    cluster.delete("Job", "default", JOB)  # the garbage collector's turn
+    ctx.seen.drop("Job", "default", JOB)
+    reconcile_model_version(ctx, version(cluster))
+    job = cluster.get_job("default", JOB)
+    assert job["metadata"]["ownerReferences"][0]["uid"] == again.metadata.uid
+    assert cluster.read("ModelVersion", "default", "classifier-1-0-0")["status"]["phase"] == "Importing"

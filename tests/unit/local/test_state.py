@@ -27,7 +27,7 @@ def test_finalizers_hold_deletion_and_owned_children_are_collected(tmp_path: Pat
     cluster = LocalCluster(tmp_path)
     cluster.apply(parse_manifest(b.model()))
     uid = cluster.read("Model", "default", "classifier")["metadata"]["uid"]
-    cluster.set_finalizers("Model", "default", "classifier", ["modelyard.dev/artifacts"])
+    cluster.add_finalizer("Model", "default", "classifier", "modelyard.dev/artifacts", {})
     job = {"apiVersion": "batch/v1", "kind": "Job", "spec": {},
            "metadata": {"name": "cleanup", "namespace": "default", "ownerReferences": [{"uid": uid}]}}
     cluster.create(job)
@@ -35,7 +35,10 @@ def test_finalizers_hold_deletion_and_owned_children_are_collected(tmp_path: Pat
     held = cluster.read("Model", "default", "classifier")
     assert held["metadata"]["deletionTimestamp"], "a finalizer holds the object"
     assert cluster.pending_jobs()[0]["metadata"]["name"] == "cleanup"
-    cluster.set_finalizers("Model", "default", "classifier", [])
+    cluster.add_finalizer("Model", "default", "classifier", "other.example/hold", {})
+    assert cluster.read("Model", "default", "classifier")["metadata"]["finalizers"] == ["modelyard.dev/artifacts"], \
+        "no finalizer is added to an object being deleted"
+    cluster.remove_finalizer("Model", "default", "classifier", "modelyard.dev/artifacts", {})
     assert cluster.read("Model", "default", "classifier") is None
     assert cluster.get_job("default", "cleanup") is None, "owned Jobs go with their owner"
 

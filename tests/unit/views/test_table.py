@@ -25,11 +25,12 @@ def test_kinds_resolve_like_kubectl():
 
 
 def test_rows_use_the_printer_columns():
-    version = _stored(b.model_version(), {"phase": "Ready", "artifact": {"digest": "sha256:ab"}})
+    version = _stored(b.model_version(), {"phase": "Ready", "artifact": {"digest": "sha256:ab"}, "conditions": [
+        {"type": "Reconciling", "status": "False", "reason": "Done"}, {"type": "Ready", "status": "True", "reason": "Imported"}]})
     now = datetime(2026, 11, 24, 8, 5, tzinfo=timezone.utc)
     header, row = rows("ModelVersion", [version], now=now)
-    assert header == ["NAME", "MODEL", "VERSION", "FORMAT", "PHASE", "DIGEST", "AGE"]
-    assert row == ["classifier-1-0-0", "classifier", "1.0.0", "onnx", "Ready", "sha256:ab", "5m"]
+    assert header == ["NAME", "MODEL", "VERSION", "FORMAT", "PHASE", "REASON", "DIGEST", "AGE"]
+    assert row == ["classifier-1-0-0", "classifier", "1.0.0", "onnx", "Ready", "Imported", "sha256:ab", "5m"]
     wide_header = rows("ModelVersion", [version], wide=True, now=now)[0]
     assert "PARENT" in wide_header
 
