@@ -97,6 +97,11 @@ def _with_cluster(parser: argparse.ArgumentParser, view: str) -> None:
 
     parser.add_argument("-n", "--namespace", help="namespace (default: the kubeconfig context's)")
     parser.add_argument("-A", "--all-namespaces", action="store_true")
+    if view == "report":
+        parser.add_argument(
+            "--store-namespace", metavar="NAMESPACE",
+            help="where the chart is installed, to read its store settings (default: $MODELYARD_STORE_NAMESPACE, "
+                 "else modelyard-system, else wherever you may list them)")
 
     def run(args: argparse.Namespace) -> int:
         from modelyard.views.objects import ClusterSource, current_namespace

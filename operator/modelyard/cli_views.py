@@ -61,17 +61,29 @@ def lineage(source: Any, args: argparse.Namespace, namespace: str | None, defaul
 
 
 def report(source: Any, args: argparse.Namespace, namespace: str | None) -> int:
+    import tempfile
+
     from modelyard.views.report import ReportMissing, fetch_report, summary
+    from modelyard.views.store_access import StoreSettingsError, explain
+    from modelyard.views.table import lookup
 
     found = [b for kind in ("EvaluationJob", "TrainingJob") for b in source.bodies(kind, namespace)
              if b["metadata"]["name"] == args.evaluation]
     if not found:
         return _fail(f'no EvaluationJob or TrainingJob "{args.evaluation}"')
     dest = args.out or Path("modelyard-reports") / args.evaluation
-    try:
-        html = fetch_report(found[0], dest, _store_settings(source, found[0], namespace))
-    except ReportMissing as error:
-        return _fail(str(error))
+    in_s3 = str(lookup(found[0], ".status.reportUri") or "").startswith("s3://")
+    with tempfile.TemporaryDirectory(prefix="modelyard-store-") as scratch:
+        access = None
+        try:
+            access = _store_access(source, found[0], args, Path(scratch)) if in_s3 else None
+            html = fetch_report(found[0], dest, access and access.settings, access and access.session)
+        except StoreSettingsError as error:
+            return _fail(f"store settings: {error}")
+        except ReportMissing as error:
+            if error.store_error is not None and access is not None:
+                return _fail(explain(error.store_error, access))
+            return _fail(str(error))
     print(summary(html))
     if args.open:
         import webbrowser
@@ -80,20 +92,29 @@ def report(source: Any, args: argparse.Namespace, namespace: str | None) -> int:
     return 0
 
 
-def _store_settings(source: Any, evaluation: dict[str, Any], namespace: str | None) -> Any:
-    """S3 settings for the evaluated version's Model (endpoint, region); credentials come from
-    the caller's own environment (the AWS chain), never from the cluster's Secrets."""
-    from modelyard.storage.config import S3Settings
+def _store_access(source: Any, job: dict[str, Any], args: argparse.Namespace, scratch: Path) -> Any:
+    """How to read the store the job's report is in: on a cluster, with what the chart and the
+    store Secret say where the user may read them (views/cluster_store.py); in local mode, from
+    the shell and the Model's spec.storage."""
+    import os
+
+    from modelyard.views.store_access import StoreAccess, layered_settings
     from modelyard.views.table import lookup
 
-    version = lookup(evaluation, ".spec.modelVersionRef.name")
-    model = lookup(evaluation, ".status.outputModel") or next(
+    namespace = job["metadata"].get("namespace")
+    version = lookup(job, ".spec.modelVersionRef.name")
+    model = lookup(job, ".status.outputModel") or next(
         (lookup(v, ".spec.modelRef.name") for v in source.bodies("ModelVersion", namespace) if v["metadata"]["name"] == version), None)
     storage = next((lookup(m, ".spec.storage") for m in source.bodies("Model", namespace)
                     if m["metadata"]["name"] == model), None) or {}
-    settings = S3Settings()
-    updates = {k: v for k, v in (("endpoint", storage.get("endpoint")), ("region", storage.get("region"))) if v}
-    return settings.model_copy(update=updates) if updates else settings
+    core = getattr(source, "core", None)
+    if core is None:
+        settings, sources = layered_settings(None, "", storage, f"Model {model}", os.environ)
+        return StoreAccess(settings, None, sources, "your shell")
+    from modelyard.views.cluster_store import NAMESPACE_VARIABLE, store_access
+
+    store_namespace = getattr(args, "store_namespace", None) or os.environ.get(NAMESPACE_VARIABLE) or None
+    return store_access(core, namespace or "default", storage, model, store_namespace, scratch)
 
 
 def saved_template(source: Any, args: argparse.Namespace, namespace: str | None) -> dict[str, Any] | str:

@@ -17,9 +17,14 @@ from modelyard.handlers.reconcile import Context
 from modelyard.handlers.recheck import Rechecks
 from modelyard.handlers.register import register
 from modelyard.handlers.resync import refresh_models_forever, resync_forever
+from modelyard.handlers.workqueue import WORKERS
 from modelyard.workloads.profiles import load_profiles
 
 PREFIX = "modelyard.dev"
+KOPF_WORKERS = 4
+"""Kopf's handler threads (the handlers of Algorithms and TrainingTemplates)."""
+BACKGROUND_THREADS = 2
+"""handlers/resync.py's two loops, each calling the API from `asyncio.to_thread`."""
 
 
 def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
@@ -40,7 +45,7 @@ def configure_kopf(kopf_settings: kopf.OperatorSettings) -> None:
     kopf_settings.networking.request_timeout = 60
     # Reconciles run on the operator's own threads (handlers/workqueue.py); Kopf's run only
     # the handlers of Algorithms and TrainingTemplates.
-    kopf_settings.execution.max_workers = 4
+    kopf_settings.execution.max_workers = KOPF_WORKERS
 
 
 def build_context(settings: Settings, api_client: client.ApiClient) -> Context:
@@ -52,12 +57,24 @@ def build_context(settings: Settings, api_client: client.ApiClient) -> Context:
     return Context(kube=kube, settings=settings, profiles=load_profiles(settings.profiles_file), post=post)
 
 
+def api_connections() -> int:
+    """Threads that may call the API server at once: the reconcile threads of the work queue,
+    Kopf's handler threads, and resync plus the Model refresh (each on `asyncio.to_thread`)."""
+    reconcile = WORKERS
+    return reconcile + KOPF_WORKERS + BACKGROUND_THREADS
+
+
 def default_api_client() -> client.ApiClient:
     try:
         config.load_incluster_config()
     except config.ConfigException:
         config.load_kube_config()
-    return client.ApiClient()
+    configuration = client.Configuration.get_default_copy()
+    # The client's default pool (5 per CPU the process sees) is smaller than the threads on a
+    # small node: each extra connection is opened, used once and dropped, with a urllib3
+    # "Connection pool is full" warning each time. One pooled connection per thread instead.
+    configuration.connection_pool_maxsize = api_connections()
+    return client.ApiClient(configuration)
 
 
 def default_registry() -> kopf.OperatorRegistry:

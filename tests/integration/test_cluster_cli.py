@@ -59,3 +59,65 @@ def test_lineage_and_report_from_the_cluster(quickstart: Namespace, tmp_path: Pa
     assert report.stdout.startswith("PASSED:"), report.stdout
     assert "accuracy" in report.stdout and (tmp_path / "report" / "report.html").is_file()
     assert SECRET_KEY not in report.stdout + report.stderr + tree.stdout
+
+
+def bare_shell(kubeconfig: Path, home: Path, **extra: str) -> dict[str, str]:
+    """A user's shell after a plain `helm install`: a kubeconfig and nothing about the store
+    (HOME is empty: no ~/.aws either)."""
+    return {"KUBECONFIG": str(kubeconfig), "HOME": str(home), **extra}
+
+
+def run_bare(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "modelyard", *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_report_needs_no_store_variables_after_a_plain_helm_install(quickstart: Namespace, tmp_path: Path):
+    """The endpoint and addressing style from the chart's store ConfigMap, the credentials from
+    the store Secret in the evaluation's namespace: the shell names neither."""
+    env = bare_shell(quickstart.cp.kubeconfig, tmp_path)
+    report = run_bare(env, "report", "digits-onnx-cpu-eval", "-n", quickstart.name, "--out", str(tmp_path / "report"),
+                      cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("PASSED:"), report.stdout
+    assert (tmp_path / "report" / "report.html").is_file()
+    assert SECRET_KEY not in report.stdout + report.stderr
+
+
+def test_a_user_without_secrets_reads_the_settings_the_chart_grants_and_brings_credentials(
+        quickstart: Namespace, tmp_path: Path):
+    """A namespace user (the objects of their namespace, no Secrets, nothing in the release
+    namespace but the store ConfigMap the chart lets every user get) with their own keys."""
+    from tests.support.controlplane import service_account_kubeconfig
+
+    reader = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "analyst"},
+              "rules": [{"apiGroups": ["modelyard.dev"], "resources": ["*"], "verbs": ["get", "list"]}]}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "analyst"},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "analyst"},
+               "subjects": [{"kind": "ServiceAccount", "name": "analyst", "namespace": quickstart.name}]}
+    quickstart.kubectl("create", "serviceaccount", "analyst", check=False)
+    quickstart.apply(reader, binding)
+    kubeconfig = service_account_kubeconfig(quickstart.cp, tmp_path / "kubeconfig", quickstart.name, "analyst")
+
+    without = run_bare(bare_shell(kubeconfig, tmp_path), "report", "digits-onnx-cpu-eval", "-n", quickstart.name,
+                       "--out", str(tmp_path / "none"), cwd=tmp_path)
+    assert without.returncode == 1
+    assert "no credentials found" in without.stderr and "IRSA" not in without.stderr, without.stderr
+    assert f"Secret {quickstart.name}/model-store-credentials: forbidden to you" in without.stderr
+    assert "AWS_ACCESS_KEY_ID" in without.stderr and "from ConfigMap modelyard-system/modelyard-store" in without.stderr
+
+    env = bare_shell(kubeconfig, tmp_path, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY)
+    report = run_bare(env, "report", "digits-onnx-cpu-eval", "-n", quickstart.name, "--out", str(tmp_path / "report"),
+                      cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.startswith("PASSED:"), report.stdout
+
+
+def test_where_nothing_names_the_store_the_cli_asks_the_shell(quickstart: Namespace, tmp_path: Path):
+    env = bare_shell(quickstart.cp.kubeconfig, tmp_path)
+    lost = run_bare(env, "report", "digits-onnx-cpu-eval", "-n", quickstart.name, "--store-namespace", "nowhere",
+                    "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert lost.returncode == 1
+    assert "IRSA" not in lost.stderr and "storage.secretRef or give the worker" not in lost.stderr, lost.stderr
+    for needed in ("MODELYARD_S3_ENDPOINT", "MODELYARD_S3_ADDRESSING_STYLE", "AWS_ACCESS_KEY_ID",
+                   "ConfigMap labelled modelyard.dev/settings=store in nowhere: none"):
+        assert needed in lost.stderr, lost.stderr

@@ -185,8 +185,12 @@ def operator_environment(cp: ControlPlane, folder: Path) -> dict[str, str]:
     apps = client.AppsV1Api(cp.api())
     deployment = apps.read_namespaced_deployment("modelyard-operator", RELEASE_NAMESPACE)
     container = deployment.spec.template.spec.containers[0]
-    env = {item.name: item.value for item in container.env or [] if item.value is not None}
-    profiles = client.CoreV1Api(cp.api()).read_namespaced_config_map("modelyard-profiles", RELEASE_NAMESPACE)
+    core = client.CoreV1Api(cp.api())
+    env: dict[str, str] = {}
+    for source in container.env_from or []:  # the store settings' ConfigMap
+        env.update(core.read_namespaced_config_map(source.config_map_ref.name, RELEASE_NAMESPACE).data or {})
+    env.update({item.name: item.value for item in container.env or [] if item.value is not None})
+    profiles = core.read_namespaced_config_map("modelyard-profiles", RELEASE_NAMESPACE)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "profiles.yaml").write_text(profiles.data["profiles.yaml"])
     env["MODELYARD_PROFILES_FILE"] = str(folder / "profiles.yaml")

@@ -138,3 +138,14 @@ def one(objects: list[dict[str, Any]], kind: str, name: str | None = None, names
     found = find(objects, kind, name, namespace)
     assert len(found) == 1, f"expected one {kind} {name or ''}, found {len(found)}"
     return found[0]
+
+
+def operator_env(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """The operator container's environment as the kubelet builds it: the ConfigMaps of
+    `envFrom` (the store settings), then `env` over them."""
+    (container,) = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        env.update(one(objects, "ConfigMap", source["configMapRef"]["name"])["data"])
+    env.update({e["name"]: e.get("value") for e in container.get("env") or []})
+    return env

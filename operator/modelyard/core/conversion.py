@@ -17,6 +17,7 @@ from modelyard.core.decision import ChildUpdate, Decision, Event
 from modelyard.core.jobflow import follow_job, succeed, wait_for_version
 from modelyard.core.jobstate import JobObservation
 from modelyard.core.modelversion import CONVERTED_BY, WAIT_SECONDS
+from modelyard.core.speed import speed_phrase
 from modelyard.core.status import StatusBuilder
 from modelyard.workloads.jobs import build_conversion_job
 from modelyard.workloads.naming import job_name
@@ -121,7 +122,7 @@ def decide_conversion(
             status.body[key] = result[key]
     status.body["outputVersion"] = output.get("name")
     speed = (result.get("benchmark") or {}).get("speedupBatch1")
-    message = f"{output.get('name')} ({output.get('version')}) verified" + (f", {speed:.2f}x speed-up at batch 1" if speed else "")
+    message = f"{output.get('name')} ({output.get('version')}) verified" + (f", {speed_phrase(speed)} at batch 1" if speed else "")
     return Decision(
         status=succeed(status, "Converted", message),
         create=[output_version_object(job, model, result, source)],

@@ -54,9 +54,11 @@ def follow_job(
             create=[manifest],
             events=[Event("Normal", "JobCreated", message)],
         )
-    if job.phase == "Pending" and job.reason == "Pending":
-        # Created and not started: the status written at creation, whichever body (older or
-        # newer than that write, or none for an adopted Job) this is decided on.
+    if job.phase == "Pending" and job.reason in ("Pending", "WorkerPending"):
+        # Created and its worker not running yet: the status written at creation, whichever
+        # body (older or newer than that write, or none for an adopted Job) this is decided on.
+        # A pod on its way is no news worth a write (a fourth per object under load); one that
+        # cannot start is, with its reason.
         return Decision(status=_created(status, name, verb, f"{verb} with Job {name}", running_phase))
     status.body["jobName"] = name
     if job.start_time:

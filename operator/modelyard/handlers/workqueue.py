@@ -33,11 +33,15 @@ class Work:
     named: bool = False
 
 
+WORKERS = 16
+"""Threads reconciling at once (the API client's connection pool is sized for them)."""
+
+
 class WorkQueue:
     """Keys in the order they first became due; a key being processed is not taken again
     until it is done, and work that arrived meanwhile makes it due again then."""
 
-    def __init__(self, process: Callable[[Key, Work], None], workers: int = 16) -> None:
+    def __init__(self, process: Callable[[Key, Work], None], workers: int = WORKERS) -> None:
         self.process, self.workers = process, workers
         self._work: dict[Key, Work] = {}
         self._order: deque[Key] = deque()

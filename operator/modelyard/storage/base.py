@@ -20,12 +20,17 @@ class StoreError(Exception):
 
     `reason` is a CamelCase code (NoSuchBucket, AccessDenied, InvalidCredentials,
     EndpointUnreachable, TLSError, NotFound, IntegrityError, AlreadyExists, ...) for programs.
+    `advice` is the part of the message that says what to change where the store is reached
+    from a worker (a Secret, the workload identity, the chart's values); `detail` is the rest,
+    so that a caller somewhere else (the CLI, in a user's shell) can give its own advice.
     """
 
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
+    def __init__(self, reason: str, message: str, advice: str = ""):
         self.reason = reason
-        self.message = message
+        self.detail = message
+        self.advice = advice
+        self.message = f"{message}; {advice}" if advice else message
+        super().__init__(self.message)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,9 @@ from modelyard.storage.s3errors import bare_forbidden, translate
 _RESUMABLE = (BotoCoreError, ConnectionError, OSError, urllib3.exceptions.HTTPError)
 
 
-def make_client(settings: S3Settings) -> Any:
-    """A boto3 S3 client configured from settings; credentials from boto3's standard chain."""
+def make_client(settings: S3Settings, session: Any = None) -> Any:
+    """A boto3 S3 client configured from settings; credentials from `session` (a
+    boto3.session.Session, e.g. the CLI's with a cluster Secret's keys), else boto3's standard chain."""
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": settings.addressing_style},
@@ -44,7 +45,7 @@ def make_client(settings: S3Settings) -> Any:
         response_checksum_validation=settings.checksums,
     )
     verify: bool | str = settings.ca_bundle or settings.verify_tls
-    return boto3.session.Session().client(
+    return (session or boto3.session.Session()).client(
         "s3", endpoint_url=settings.endpoint, region_name=settings.region, config=config, verify=verify
     )
 
@@ -52,9 +53,10 @@ def make_client(settings: S3Settings) -> Any:
 class S3Store(Store):
     """Objects under `s3://bucket/prefix`."""
 
-    def __init__(self, bucket: str, prefix: str = "", settings: S3Settings | None = None, client: Any = None):
+    def __init__(self, bucket: str, prefix: str = "", settings: S3Settings | None = None, client: Any = None,
+                 session: Any = None):
         self.settings = settings or S3Settings()
-        self.client = client or make_client(self.settings)
+        self.client = client or make_client(self.settings, session)
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.uri = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"

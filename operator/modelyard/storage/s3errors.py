@@ -46,9 +46,11 @@ def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action:
         if code in ("NoSuchKey", "404", "NotFound") or status == 404:
             return StoreError("NotFound", f"cannot {action} {at}: no such object")
         if code in _CREDENTIALS:
-            return StoreError("InvalidCredentials", f"cannot {action} {at}: the store rejected the credentials ({code}); check the secret referenced by storage.secretRef or the workload identity")
+            return StoreError("InvalidCredentials", f"cannot {action} {at}: the store rejected the credentials ({code})",
+                              "check the secret referenced by storage.secretRef or the workload identity")
         if bare_forbidden(error):
-            return StoreError("AccessDenied", f"cannot {action} {at}: forbidden (HTTP 403, no reason given): either the credentials are wrong (check the secret referenced by storage.secretRef) or they lack permission for this bucket/key")
+            return StoreError("AccessDenied", f"cannot {action} {at}: forbidden (HTTP 403, no reason given): either the credentials are wrong or they lack permission for this bucket/key",
+                              "check the secret referenced by storage.secretRef")
         if code in ("AccessDenied", "AllAccessDisabled") or status == 403:
             return StoreError("AccessDenied", f"cannot {action} {at}: access denied; the credentials in use lack permission for this bucket/key")
         text = f"{code} {error.response.get('Error', {}).get('Message') or ''}"
@@ -61,13 +63,16 @@ def translate(error: Exception, *, endpoint: str, bucket: str, key: str, action:
             return StoreError("Throttled", f"cannot {action} {at}: the store kept throttling requests ({code}) after retries")
         return StoreError(code or "StoreError", f"cannot {action} {at}: {code or status}: {error.response.get('Error', {}).get('Message', '')}".rstrip(": "))
     if isinstance(error, SSLError):
-        return StoreError("TLSError", f"cannot {action} {at}: TLS failed ({error}); set the CA bundle (MODELYARD_S3_CA_BUNDLE / chart value store.caBundle) for a private CA")
+        return StoreError("TLSError", f"cannot {action} {at}: TLS failed ({error})",
+                          "set the CA bundle (MODELYARD_S3_CA_BUNDLE / chart value store.caBundle) for a private CA")
     if isinstance(error, (EndpointConnectionError, ConnectTimeoutError, ConnectionClosedError)):
-        return StoreError("EndpointUnreachable", f"cannot {action} {at}: endpoint unreachable after retries; check the endpoint URL, DNS and network policy")
+        return StoreError("EndpointUnreachable", f"cannot {action} {at}: endpoint unreachable after retries",
+                          "check the endpoint URL, DNS and network policy")
     if isinstance(error, ReadTimeoutError):
         return StoreError("Timeout", f"cannot {action} {at}: the endpoint stopped answering (read timeout) after retries")
     if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-        return StoreError("NoCredentials", f"cannot {action} {at}: no credentials found; reference a Secret in storage.secretRef or give the worker a web identity (IRSA)")
+        return StoreError("NoCredentials", f"cannot {action} {at}: no credentials found",
+                          "reference a Secret in storage.secretRef or give the worker a web identity (IRSA)")
     if isinstance(error, BotoCoreError):
         return StoreError("StoreError", f"cannot {action} {at}: {type(error).__name__}: {error}")
     return StoreError("StoreError", f"cannot {action} {at}: {type(error).__name__}: {error}")

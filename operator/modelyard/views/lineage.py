@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
+from modelyard.core.speed import speed_phrase
 from modelyard.views.table import lookup
 
 
@@ -112,7 +113,7 @@ def _version_line(node: Node) -> str:
         if node.max_abs_diff is not None:
             detail += f", max abs diff {node.max_abs_diff:.2g}"
         if node.speedup:
-            detail += f", {node.speedup:.2f}x speed-up"
+            detail += f", {speed_phrase(node.speedup)}"
         parts.append(detail)
     if node.training:
         trained = f"trained by {node.training} ({node.algorithm})"
@@ -270,10 +271,10 @@ def _size(n: int | None) -> str:
 def summary_rows(nodes: dict[str, Node]) -> list[list[str]]:
     """Versions with their conversion and evaluation figures, one row per evaluation (or one
     for a version without any)."""
-    table = [["VERSION", "SEMVER", "FORMAT", "HARDWARE", "PHASE", "SIZE", "SPEEDUP", "EVALUATION", "ACCURACY", "P95-MS", "GATES"]]
+    table = [["VERSION", "SEMVER", "FORMAT", "HARDWARE", "PHASE", "SIZE", "SPEED", "EVALUATION", "ACCURACY", "P95-MS", "GATES"]]
     for node in sorted(nodes.values(), key=lambda n: (n.parent is not None, n.name)):
         base = [node.name, node.version, node.format, node.hardware or "", node.phase, _size(node.size_bytes),
-                f"{node.speedup:.2f}x" if node.speedup else ""]
+                speed_phrase(node.speedup) if node.speedup else ""]
         for ev in node.evaluations or [None]:  # type: ignore[list-item]
             if ev is None:
                 table.append(base + ["", "", "", ""])

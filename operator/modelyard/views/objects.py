@@ -41,6 +41,8 @@ class ClusterSource:
                 config.load_incluster_config()
             api_client = client.ApiClient()
         self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+        """ConfigMaps and Secrets of the store, for `report` (views/cluster_store.py)."""
 
     def bodies(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         plural = KINDS[kind].info.plural

@@ -15,12 +15,18 @@ FILES = ("report.json", "report.html", "confusion-matrix.png", "latency-histogra
 
 
 class ReportMissing(LookupError):
-    pass
+    """No report to fetch; `store_error` is the store's refusal when that is why."""
+
+    def __init__(self, message: str, store_error: Exception | None = None):
+        super().__init__(message)
+        self.store_error = store_error
 
 
-def fetch_report(evaluation: dict[str, Any], dest: Path, settings: S3Settings | None = None) -> Path:
+def fetch_report(evaluation: dict[str, Any], dest: Path, settings: S3Settings | None = None,
+                 session: Any = None) -> Path:
     """Download the report's files into `dest` (checked: report.json must be there); returns
-    the local report.html, or the report folder itself when it is already local."""
+    the local report.html, or the report folder itself when it is already local. `session`:
+    the boto3 Session whose credentials read the store (boto3's chain when None)."""
     from modelyard.storage import open_store
     from modelyard.storage.base import StoreError
 
@@ -34,14 +40,14 @@ def fetch_report(evaluation: dict[str, Any], dest: Path, settings: S3Settings | 
         if not (folder / "report.json").is_file():
             raise ReportMissing(f"{uri}report.json does not exist")
         return folder / "report.html"
-    store = open_store(uri.rstrip("/"), settings)
+    store = open_store(uri.rstrip("/"), settings, session)
     dest.mkdir(parents=True, exist_ok=True)
     for file in FILES:
         try:
             data = store.get_bytes(file)
         except StoreError as error:
             if file == "report.json":
-                raise ReportMissing(str(error)) from None
+                raise ReportMissing(str(error), error) from None
             continue
         (dest / file).write_bytes(data)
     return dest / "report.html"

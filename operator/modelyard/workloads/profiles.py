@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from modelyard import __version__
+from modelyard.workloads.quantity import parse_quantity
+from modelyard.workloads.resources import merge_resources
 
 HARDWARE = ("cpu", "gpu", "arm", "ascend")
 
@@ -53,21 +55,24 @@ class HardwareProfile(_Camel):
     """Extra environment (e.g. ASCEND_* variables)."""
     runtime_class_name: str | None = None
 
-    def resources(self, override: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
-        """Requests/limits: profile defaults, the accelerator, then the object's override."""
+    @field_validator("requests", "limits")
+    @classmethod
+    def _quantities(cls, values: dict[str, str]) -> dict[str, str]:
+        # Refused at load (naming the profile) rather than when a Job is built from it.
+        for value in values.values():
+            parse_quantity(value)
+        return values
+
+    def resources(self, override: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
+        """Requests/limits: profile defaults and the accelerator, merged with the object's
+        `spec.resources` into a valid pair (see `workloads.resources`)."""
         requests = dict(self.requests)
         limits = dict(self.limits)
         if self.accelerator:
             # Extended resources cannot be overcommitted: requests must equal limits.
             requests[self.accelerator.resource] = str(self.accelerator.count)
             limits[self.accelerator.resource] = str(self.accelerator.count)
-        override = override or {}
-        requests.update({k: str(v) for k, v in (override.get("requests") or {}).items()})
-        limits.update({k: str(v) for k, v in (override.get("limits") or {}).items()})
-        for name, value in limits.items():
-            if "/" in name:
-                requests[name] = value
-        return {k: v for k, v in (("requests", requests), ("limits", limits)) if v}
+        return merge_resources(requests, limits, override)
 
 
 def _image(flavour: str) -> str:

@@ -86,7 +86,7 @@ def test_service_monitor_without_service_is_refused():
 def test_ca_bundle_is_mounted_where_settings_point():
     pod = pod_spec(helm.CHART / "ci" / "all-profiles-values.yaml")
     container = pod["containers"][0]
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = helm.operator_env(helm.render(helm.CHART / "ci" / "all-profiles-values.yaml"))
     mount = next(m for m in container["volumeMounts"] if m["name"] == "ca")
     assert env["MODELYARD_S3_CA_BUNDLE"] == f"{mount['mountPath']}/bundle.pem"
     assert next(v for v in pod["volumes"] if v["name"] == "ca")["configMap"]["name"] == "corporate-ca"

@@ -28,8 +28,7 @@ def test_the_helm_install_renders_valid_objects_with_its_values():
     objects = helm.render(sets=sets)
     for obj in objects:
         assert_valid(obj)
-    deployment = helm.one(objects, "Deployment")
-    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = helm.operator_env(objects)
     assert env["MODELYARD_STORE_URI"] == "s3://models/modelyard"
     assert env["MODELYARD_S3_ENDPOINT"] == "http://minio.minio.svc:9000"
     assert env["MODELYARD_STORE_SECRET_NAME"] == "model-store-credentials"

@@ -33,11 +33,11 @@ def fields() -> dict[str, tuple[tuple[str, ...], Any]]:
 
 
 def operator_env(values: tuple[Path, ...]) -> dict[str, str]:
-    deployment = helm.one(helm.render(*values), "Deployment")
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = container["env"]
-    assert all("value" in e for e in env), "operator settings are plain values, never secret references"
-    return {e["name"]: e["value"] for e in env}
+    objects = helm.render(*values)
+    (container,) = helm.one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert all("value" in e for e in container["env"]), "operator settings are plain values, never secret references"
+    assert [s.keys() for s in container["envFrom"]] == [{"configMapRef"}], "the store settings' ConfigMap, no Secret"
+    return helm.operator_env(objects)
 
 
 @pytest.mark.parametrize("values", VALUES_CASES, ids=VALUES_IDS)

@@ -197,8 +197,9 @@ def test_a_worker_that_cannot_start_is_a_warning_and_a_reason_not_running():
     waiting = job_status(active=1)
     waiting["status"]["ready"] = 0
     pending = decide(obj, observe_job(waiting, []))
-    assert conditions(pending)["Ready"] == ("False", "WorkerPending") and pending.events == []
-    assert pending.status["progress"] == "waiting for the worker pod to be scheduled and start"
+    assert conditions(pending)["Ready"] == ("False", "JobCreated") and pending.events == [], \
+        "a pod on its way is not running, and no news worth a status write"
+    assert pending.status["progress"] == "import Job created"
     pod = {"metadata": {"name": "p"}, "status": {"phase": "Pending", "conditions": [
         {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/4 nodes are available"}]}}
     stuck = decide(obj, observe_job(waiting, [pod]))

@@ -30,7 +30,7 @@ def test_the_tree_links_parent_conversion_and_evaluation():
     assert tree.splitlines() == [
         "Model classifier",
         "└── classifier-1-0-0 (1.0.0, onnx) Ready  aaaaaaaaaaaa",
-        "    └── classifier-int8 (1.0.0+onnx-int8.arm, onnx for arm) Ready  bbbbbbbbbbbb  via to-int8, max abs diff 0.02, 1.80x speed-up",
+        "    └── classifier-int8 (1.0.0+onnx-int8.arm, onnx for arm) Ready  bbbbbbbbbbbb  via to-int8, max abs diff 0.02, 1.80x faster",
         "        └── evaluation eval-int8 on arm: FAILED (accuracy 0.9100, p95 1.5 ms)",
     ]
 
@@ -51,3 +51,10 @@ def test_summary_has_a_row_per_evaluation():
     assert table[0][:3] == ["VERSION", "SEMVER", "FORMAT"]
     assert table[1][:6] == ["classifier-1-0-0", "1.0.0", "onnx", "", "Ready", "2.0 KiB"]
     assert table[2][-4:] == ["eval-int8", "0.9100", "1.5", "FAILED"]
+
+
+def test_a_slow_down_reads_as_one():
+    nodes = _graph()
+    nodes["classifier-int8"].speedup = 0.72
+    assert "via to-int8, max abs diff 0.02, 1.39x slower" in lineage.text_tree("classifier", nodes)
+    assert lineage.summary_rows(nodes)[2][6] == "1.39x slower"

@@ -58,3 +58,15 @@ def test_bad_profiles_name_the_profile_and_field(tmp_path: Path, text, message):
 
 def test_missing_file_means_defaults(tmp_path: Path):
     assert load_profiles(tmp_path / "absent.yaml") == default_profiles()
+
+
+def test_a_limit_alone_is_a_valid_pair_with_the_profiles_requests():
+    resources = default_profiles()["cpu"].resources({"limits": {"memory": "1Gi"}})
+    assert resources["requests"]["memory"] == "1Gi", "the profile's 2Gi request yields to the user's limit"
+
+
+def test_a_profile_with_a_bad_quantity_is_refused_when_loaded(tmp_path: Path):
+    path = tmp_path / "profiles.yaml"
+    path.write_text("cpu: {image: x, requests: {memory: 2GB}}\n")
+    with pytest.raises(ProfileError, match="profile cpu: requests"):
+        load_profiles(path)
