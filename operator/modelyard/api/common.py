@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from modelyard.api.base import ApiModel
 from modelyard.api.group import API_VERSION, GROUP, VERSION  # noqa: F401 - re-exported
-from modelyard.api.rules import matches
+from modelyard.api.rules import Rule, matches
 
 
 # --- strings -------------------------------------------------------------------------------
@@ -129,12 +129,25 @@ class LocalObjectReference(ApiModel):
 class TensorSpec(ApiModel):
     """One named input or output tensor."""
 
+    rules = (
+        Rule(
+            cel="!has(self.batchAxis) || self.batchAxis < size(self.shape)",
+            message="batchAxis must be an axis of shape (less than its rank), or -1 for none",
+            check=lambda t: t.batch_axis is None or t.batch_axis < len(t.shape),
+        ),
+    )
+
     name: Annotated[str, Field(min_length=1, max_length=256)]
     """Tensor name as the model knows it (e.g. `input`, `logits`)."""
     dtype: DType = "float32"
     """Element type."""
     shape: Annotated[list[Annotated[int, Field(ge=-1)]], Field(max_length=16)]
     """Dimensions; -1 marks a dynamic dimension (usually the batch)."""
+    batch_axis: Annotated[int, Field(ge=-1, le=15)] | None = None
+    """The axis that indexes samples (the batch), where it is not the first: a recurrent
+    state's `[layers, batch, hidden]` has 1; -1: the input has none and is shared by every
+    sample of a run (a sample rate). Unset: the symbolic dimension the model's inputs share,
+    else the first axis when it is dynamic."""
 
 
 _BY_NAME = {"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]}

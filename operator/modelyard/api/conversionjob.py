@@ -186,6 +186,22 @@ class OutputVerification(ApiModel):
     """Whether this output is within tolerance."""
 
 
+class AxisCheck(ApiModel):
+    """The sizes one dynamic input axis was verified at."""
+
+    model_config = {"strict": False}
+
+    input: Annotated[str, Field(max_length=256)]
+    """The input's name."""
+    axis: int
+    """The axis (0-based)."""
+    sizes: Annotated[list[int], Field(max_length=8)] = []
+    """The sizes it was checked at; one size only: the converted model is verified there alone
+    (the source was not shown to take another), though the axis stays dynamic."""
+    batch: bool | None = None
+    """Whether it is the input's batch axis."""
+
+
 class Verification(ApiModel):
     """Outcome of the equivalence check."""
 
@@ -204,17 +220,21 @@ class Verification(ApiModel):
     rtol: float | None = None
     """Relative tolerance applied."""
     samples: int | None = None
-    """Number of inputs compared, over all shapes."""
+    """Inputs compared at each of the `shapes` (what spec.verify.samples asked for); the
+    comparisons number this times the count of shapes."""
     inputs: Literal["given", "generated"] | None = None
     """Whether the inputs were the user's (verify.inputsUri or calibration data) or generated
     from the signature."""
     note: Annotated[str, Field(max_length=1024)] | None = None
     """What limits the evidence (e.g. integer inputs generated without a known range)."""
     shapes: Annotated[list[dict[str, list[int]]], Field(max_length=8)] = []
-    """The input shapes checked (input name -> shape in one run): every dynamic axis at two
-    sizes. The converted model is verified at these shapes and no others."""
+    """The input shapes checked (input name -> shape in one run): the batch and every other
+    dynamic axis at two sizes where the source takes them (`axes` says which had one). The
+    converted model is verified at these shapes and no others."""
     outputs: Annotated[list[OutputVerification], Field(max_length=64)] = []
     """Per-output figures."""
+    axes: Annotated[list[AxisCheck], Field(max_length=64)] = []
+    """Every dynamic input axis and the sizes it was checked at."""
 
 
 class Performance(ApiModel):

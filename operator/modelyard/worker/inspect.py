@@ -73,6 +73,8 @@ class ModelFacts:
     named_outputs: bool = True
     """False where the format's output names are graph nodes (`linear_1`, `div_1`): a declared
     signature then names the outputs, matched by position."""
+    symbols: dict[str, list[str | None]] = field(default_factory=dict)
+    """Tensor name -> each axis's symbolic name (ONNX dim_param), where the model names them."""
 
     def to_status(self) -> dict[str, Any]:
         """Shaped like api.modelversion.Inspection."""
@@ -159,6 +161,8 @@ def _onnx(model: Path) -> ModelFacts:
         parameter_count=sum(math.prod(i.dims) for i in proto.graph.initializer),
         op_types=sorted({n.op_type for n in proto.graph.node}),
         producer=producer,
+        symbols={v.name: [d.dim_param or None for d in v.type.tensor_type.shape.dim]
+                 for v in [*proto.graph.input, *proto.graph.output]},
     )
 
 

@@ -12,7 +12,9 @@ import time
 from typing import Any
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.inputs import Batch
+from modelyard.core.speed import speed_phrase
+from modelyard.worker.convert.inputs import Batch, samples_in, take
+from modelyard.worker.convert.layout import Layout
 from modelyard.worker.convert.runners import Runner
 from modelyard.worker.convert.shapes import Bounds, example, random_inputs
 
@@ -36,18 +38,20 @@ def p50_ms(runner: Runner, inputs: Batch) -> float:
     return round(1000 * statistics.median(times), 4)
 
 
-def inputs(signature: Signature, batched: bool, given: Batch | None = None,
+def inputs(signature: Signature, layout: Layout, given: Batch | None = None,
            bounds: Bounds | None = None) -> list[Batch]:
     """What latency is measured on: batch 1, then batch N when the batch is dynamic. The user's
-    inputs at their own sizes when given; otherwise generated at the signature's sizes (dynamic
-    axes other than the batch at shapes.SMALL, within the source's bounds)."""
-    if given is not None and batched:
-        largest = min(BATCH_N, min(len(array) for array in given.values()))
-        return [{name: array[:batch] for name, array in given.items()} for batch in sorted({1, largest})]
+    inputs at their own sizes when given (cut on each input's batch axis); otherwise generated at
+    the signature's sizes (dynamic axes other than the batch at shapes.SMALL, within the
+    source's bounds)."""
+    if given is not None and layout.batched:
+        largest = min(BATCH_N, samples_in(given, layout.inputs))
+        return [{name: take(array, layout.inputs.get(name), 0, batch) for name, array in given.items()}
+                for batch in sorted({1, largest})]
     if given is not None:
         return [{name: array[0] for name, array in given.items()}]
-    sizes = [1, BATCH_N] if batched else [1]
-    return [random_inputs(signature, example(signature, bounds, batch)) for batch in sizes]
+    sizes = [1, BATCH_N] if layout.batched else [1]
+    return [random_inputs(signature, example(signature, bounds, batch, layout)) for batch in sizes]
 
 
 def performance(runner: Runner, size_bytes: int, measured_on: list[Batch]) -> dict[str, Any]:
@@ -110,12 +114,12 @@ def _cpu_model() -> str:
 
 
 def summary(bench: dict[str, Any]) -> str:
-    """One line for the result message: '1.8x faster at batch 1', '5.6x slower ...'."""
+    """One line for the result message: '1.80x faster at batch 1', '5.60x slower ...'."""
     parts = []
     for key, label in (("speedupBatch1", "batch 1"), ("speedupBatchN", f"batch {bench['output'].get('batchSize', BATCH_N)}")):
         value = bench.get(key)
         if value:
-            parts.append(f"{value:.2f}x faster at {label}" if value >= 1 else f"{1 / value:.2f}x SLOWER at {label}")
+            parts.append(f"{speed_phrase(value)} at {label}")
     if bench.get("sizeRatio"):
         parts.append(f"size x{bench['sizeRatio']:.2f}")
     return ", ".join(parts)

@@ -12,6 +12,7 @@ from modelyard.worker.convert import export as exporting
 from modelyard.worker.convert import tools
 from modelyard.worker.convert.errors import INVALID_CALIBRATION, UNSUPPORTED_CONVERSION, ConversionError
 from modelyard.worker.convert.inputs import Batch
+from modelyard.worker.convert.layout import find
 from modelyard.worker.convert.load import TORCH_FORMATS, Source
 from modelyard.worker.convert.probe import probe
 from modelyard.worker.convert.runners import Runner, onnx_runner, openvino_runner, tensorrt_runner, torch_runner
@@ -44,6 +45,13 @@ class Built:
     """External tool commands (trtexec, atc), exactly as run."""
     onnx: Path | None = None
     """The final ONNX file, when the output is ONNX."""
+    kept: list[str] = field(default_factory=list)
+    """Nodes left in the source's precision (fp16: control flow, recurrent operators)."""
+    frozen: dict[str, object] = field(default_factory=dict)
+    """Shared inputs the output no longer takes, held at the value the user's data gave them."""
+    fixed: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Input axes the output takes at one size only (input -> axis -> size), though the source's
+    are dynamic: where the target's converter needs them static."""
 
 
 def output_format(target_format: str) -> str:
@@ -68,7 +76,10 @@ def check_pair(source_format: str, target: ConversionTarget) -> None:
         )
 
 
-def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, calibration: Batch | None) -> Built:
+def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, calibration: Batch | None,
+          sizes: dict[str, tuple[int, ...]] | None = None, values: Batch | None = None) -> Built:
+    """The converted model; `sizes`: the input shapes verification runs at first, for a converter
+    that needs axes static, and `values` the user's inputs (see openvino.py)."""
     work.mkdir(parents=True, exist_ok=True)
     if target.format == "torchscript":
         from modelyard.worker.convert.torchscript import to_torchscript
@@ -99,7 +110,9 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         stage("quantize")
         path = work / "model.fp16.onnx"
-        built.steps.append(to_fp16(onnx_path, path))
+        half = to_fp16(onnx_path, path)
+        built.steps.append(half.step)
+        built.kept = half.kept
         probe(path, "fp16")
         built.onnx = path
     elif target.format == "onnx-int8":
@@ -111,7 +124,7 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
         if mode == "static":
             if calibration is None:
                 raise ConversionError(INVALID_CALIBRATION, "static quantization needs quantization.calibrationUri")
-            built.steps += quantize.quantize_static(onnx_path, path, calibration)
+            built.steps += quantize.quantize_static(onnx_path, path, calibration, source.layout)
         else:
             built.steps += quantize.quantize_dynamic(onnx_path, path, hardware)
         probe(path, "int8")
@@ -128,7 +141,9 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         xml = work / "ov" / "model.xml"
         xml.parent.mkdir(exist_ok=True)
-        built.steps.append(to_openvino(onnx_path, xml))
+        converted = to_openvino(onnx_path, xml, source.signature, source.layout or find(source.signature), sizes, values)
+        built.steps.append(converted.step)
+        built.fixed, built.frozen = converted.fixed, converted.frozen
         built.files = {"1/model.xml": xml, "1/model.bin": xml.with_suffix(".bin")}
         built.runner = lambda: openvino_runner(xml, hardware)
         return built

@@ -14,6 +14,7 @@ INVALID_CALIBRATION = "InvalidCalibration"
 TOOL_FAILED = "ToolFailed"
 DYNAMIC_AXIS_LOST = "DynamicAxisLost"
 INVALID_SPEC = "InvalidSpec"
+NOTHING_CONVERTED = "NothingConverted"
 
 
 class ConversionError(WorkerError):

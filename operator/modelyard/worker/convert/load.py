@@ -13,6 +13,7 @@ from modelyard.storage.base import Store
 from modelyard.storage.layout import download_version, version_prefix
 from modelyard.worker.convert.errors import INVALID_MODEL, ConversionError
 from modelyard.worker.convert import shapes
+from modelyard.worker.convert.layout import Layout, find
 from modelyard.worker.convert.runners import Runner, onnx_runner, torch_runner
 from modelyard.worker.torchload import ArchitectureMissing, load_module, template_of
 
@@ -35,6 +36,8 @@ class Source:
     """Input name -> axis -> the sizes the source accepts, where it says (torch.export ranges)."""
     vocabulary: dict[str, int] = field(default_factory=dict)
     """Integer input name -> the rows of the table it indexes (ids are drawn below it)."""
+    layout: Layout | None = None
+    """Where each input and output holds its samples (layout.py)."""
 
     def runner(self, hardware: str) -> Runner:
         if self.module is not None:
@@ -83,8 +86,10 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
             raise ConversionError(INVALID_MODEL, f"{path.name} cannot be loaded as {format}: {type(error).__name__}: {error}") from None
     source = Source(format, path, signature, size, digest, module, facts)
     source.bounds, source.vocabulary = _input_facts(path, format, signature, program, module)
+    source.layout = find(signature, facts.symbols)
     if not signature.outputs:
         source.signature = _with_outputs(source)
+        source.layout = find(source.signature, facts.symbols)
     return source
 
 
@@ -116,7 +121,7 @@ def _input_facts(path: Path, format: str, signature: Signature, program: Any,
 def _with_outputs(source: Source) -> Signature:
     """Output names and shapes found by running the model at the small and the large shape (an
     output axis whose size follows the input's is dynamic; TorchScript records no outputs)."""
-    chosen = shapes.cases(source.signature, 2, source.bounds)
+    chosen = shapes.cases(source.signature, 2, source.bounds, layout=source.layout)
     runs = [source.runner("cpu")(next(case.runs(shapes.generate(source.signature, case)))) for case in chosen]
     outputs = runs[-1]
     specs = []

@@ -26,6 +26,8 @@ from modelyard.worker.convert import triton
 from modelyard.worker.convert.build import build, check_pair, output_format
 from modelyard.worker.convert.errors import INVALID_SPEC, ConversionError
 from modelyard.worker.convert.inputs import Batch
+from modelyard.worker.convert.layout import find
+from modelyard.worker.convert.openvino import describe as describe_fixed, fixed_signature
 from modelyard.worker.convert.load import Source, fetch, load
 from modelyard.worker.convert.reproduce import script
 from modelyard.worker.convert.verify import tolerance, verify
@@ -81,30 +83,46 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     _check_classifiers(spec.verify, source.signature)
     calibration = _calibration(job, source)
     given = _verification_data(job, source) or calibration
-    built = build(source, target, job.workdir / "build", job.stage, calibration)
-
     source_runner = source.runner(target.hardware)
+    layout = source.layout or find(source.signature)
+    verifying = spec.verify is None or spec.verify.enabled
+    # The shapes to verify at come first: a converter that needs some axes static is given these.
+    chosen = shapes.cases(source.signature, spec.verify.samples if spec.verify else 16, source.bounds, given,
+                          layout, _accepts(source, source_runner)) if verifying else []
+    built = build(source, target, job.workdir / "build", job.stage, calibration, chosen[0].shapes if chosen else None,
+                  given)
+    signature = fixed_signature(source.signature, built.fixed, built.frozen)
+    chosen = [case for case in chosen if _fits(case, built.fixed)]
+
     converted_runner = built.runner()
-    batched = sample_inputs.batch_dynamic(source.signature)
     verification = None
-    if spec.verify is None or spec.verify.enabled:
+    if verifying:
         job.stage("verify")
-        chosen = shapes.cases(source.signature, spec.verify.samples if spec.verify else 16, source.bounds, given)
 
         def data(case: shapes.Case) -> Batch:
             return shapes.fit(given, case) if given else shapes.generate(source.signature, case, vocabulary=source.vocabulary)
 
-        verification = verify(source_runner, converted_runner, chosen, data,
-                              [t.name for t in source.signature.outputs], tolerance(target, spec.verify))
+        outputs = source.signature.outputs
+        verification = verify(source_runner, converted_runner, chosen, data, [t.name for t in outputs],
+                              tolerance(target, spec.verify), [layout.outputs.get(t.name) for t in outputs],
+                              signature)
         verification["inputs"] = "given" if given else "generated"
         weak = [] if given else shapes.weak_inputs(source.signature, source.vocabulary)
+        notes = [verification.get("note", "")]
         if weak:
-            verification["note"] = (f"integer input(s) {', '.join(weak)} were generated as 0s and 1s (the table they "
-                                    f"index is not known): weak evidence; give verify.inputsUri with real inputs")
+            notes.append(f"integer input(s) {', '.join(weak)} were generated as 0s and 1s (the table they index is "
+                         f"not known): weak evidence; give verify.inputsUri with real inputs")
+        if layout.describe():
+            notes.append(f"samples on their batch axes: {layout.describe()}")
+        if built.fixed or built.frozen:
+            notes.append(f"{describe_fixed(built.fixed, built.frozen)} in the output (its converter needs them static): "
+                         "its signature says so and it was verified at those sizes and values only")
+        if any(notes):
+            verification["note"] = "; ".join(n for n in notes if n)[:1024]
 
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())
-    measured_on = benchmarking.inputs(source.signature, batched, given, source.bounds)
+    measured_on = benchmarking.inputs(signature, layout, given, source.bounds)
     bench = benchmarking.benchmark(
         benchmarking.performance(source_runner, source.size_bytes, measured_on),
         benchmarking.performance(converted_runner, output_size, measured_on),
@@ -112,7 +130,25 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     )
 
     job.stage("upload")
-    return _store(job, source, built, name, model, version, prefix, verification, bench)
+    return _store(job, source, built, name, model, version, prefix, verification, bench, signature)
+
+
+def _fits(case: shapes.Case, fixed: dict[str, dict[int, int]]) -> bool:
+    return all(case.shapes[name][axis] == size for name, axes in fixed.items() for axis, size in axes.items())
+
+
+def _accepts(source: Source, runner: Any) -> shapes.Accepts:
+    """Whether the source runs at given shapes (batch 1), on generated inputs: the sizes to
+    verify at when the user gave no data."""
+
+    def probe(chosen: dict[str, tuple[int, ...]]) -> bool:
+        try:
+            runner(shapes.random_inputs(source.signature, chosen, vocabulary=source.vocabulary))
+        except Exception:  # noqa: BLE001 - refusing a size is the answer
+            return False
+        return True
+
+    return probe
 
 
 def _previous_result(job: ConvertJob, prefix: str) -> dict[str, Any] | None:
@@ -158,11 +194,11 @@ def _npz(job: ConvertJob, source: Source, uri: str | None) -> Batch | None:
 
     with open_source(uri, job.s3) as stream:
         data = stream.read()
-    return sample_inputs.load_npz(data, source.signature, redact(uri))
+    return sample_inputs.load_npz(data, source.signature, redact(uri), source.layout)
 
 
 def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, version: str, prefix: str,
-           verification: dict[str, Any] | None, bench: dict[str, Any]) -> dict[str, Any]:
+           verification: dict[str, Any] | None, bench: dict[str, Any], signature: Signature) -> dict[str, Any]:
     target = job.spec.target
     fmt = output_format(target.format)
     tools = tool_versions(*TOOLS)
@@ -189,7 +225,7 @@ def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, v
         ).encode()
     }
     if triton.supports(fmt):
-        extra["config.pbtxt"] = triton.config_pbtxt(name, fmt, source.signature, target.hardware).encode()
+        extra["config.pbtxt"] = triton.config_pbtxt(name, fmt, signature, target.hardware).encode()
     writer = VersionWriter(job.store, prefix)
     try:
         entries = []
@@ -200,7 +236,7 @@ def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, v
             entries.append(writer.put_file(path, io.BytesIO(data)))
         manifest = Manifest(
             namespace=job.namespace, model=model, name=name, version=version, format=fmt, files=entries,
-            signature=source.signature.to_dict(), inspection=_inspection(built), lineage=lineage,
+            signature=signature.to_dict(), inspection=_inspection(built), lineage=lineage,
             source={"modelVersion": job.source.metadata.name, "version": job.source.spec.version, "digest": source.digest},
             tools=tools, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -211,8 +247,9 @@ def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, v
     model_bytes = sum(e.size_bytes for e in entries if e.path in built.files)
     message = f"converted to {target.format} for {target.hardware} ({built.exporter} export), {model_bytes} bytes"
     if verification:
+        count = len(verification["shapes"])
         message += (f"; verified on {verification['samples']} {verification['inputs']} samples at "
-                    f"{len(verification['shapes'])} shape(s) (max abs diff {verification['maxAbsDiff']:.3g})")
+                    f"{f'each of {count} shapes' if count > 1 else '1 shape'} (max abs diff {verification['maxAbsDiff']:.3g})")
     speed = benchmarking.summary(bench)
     if speed:
         message += f"; {speed}"

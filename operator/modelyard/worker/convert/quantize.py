@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from modelyard.worker.convert.inputs import Batch, chunks
+from modelyard.worker.convert.inputs import Batch, chunks, samples_in
+from modelyard.worker.convert.layout import Layout
 
 DYNAMIC_OPS = ["MatMul", "Gemm", "Attention", "LSTM"]
 """Operators dynamic INT8 quantizes on cpu/arm (convolutions excluded: ConvInteger is slow)."""
@@ -46,6 +47,7 @@ def quantize_dynamic(source: Path, target: Path, hardware: str) -> list[str]:
     ort_quantize_dynamic(prepared, target, op_types_to_quantize=ops, weight_type=QuantType.QInt8, reduce_range=True,
                          per_channel=True)
     prepared.unlink()
+    _check_quantized(target, ops)
     return [
         "cleared graph.value_info",
         f"onnxruntime.quantization.quantize_dynamic(weight_type=QInt8, per_channel=True, reduce_range=True, op_types_to_quantize={ops or 'all'})",
@@ -55,8 +57,8 @@ def quantize_dynamic(source: Path, target: Path, hardware: str) -> list[str]:
 class _Reader:
     """onnxruntime's CalibrationDataReader protocol over a batch of samples."""
 
-    def __init__(self, batch: Batch):
-        self._items: Iterator[Batch] = chunks(batch, CALIBRATION_BATCH)
+    def __init__(self, batch: Batch, layout: Layout | None = None):
+        self._items: Iterator[Batch] = chunks(batch, CALIBRATION_BATCH, layout)
 
     def get_next(self) -> Batch | None:
         return next(self._items, None)
@@ -65,20 +67,57 @@ class _Reader:
         pass
 
 
-def quantize_static(source: Path, target: Path, calibration: Batch) -> list[str]:
+def quantize_static(source: Path, target: Path, calibration: Batch, layout: Layout | None = None) -> list[str]:
     from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
     from onnxruntime.quantization import quantize_static as ort_quantize_static
 
     prepared = target.with_name(target.stem + ".prepared.onnx")
     _prepare(source, prepared)
-    reader = type("CalibrationReader", (_Reader, CalibrationDataReader), {})(calibration)
+    reader = type("CalibrationReader", (_Reader, CalibrationDataReader), {})(calibration, layout)
     ort_quantize_static(
         prepared, target, reader, quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
     )
     prepared.unlink()
-    samples = len(next(iter(calibration.values())))
+    _check_quantized(target, None)
+    samples = samples_in(calibration, layout.inputs if layout is not None else {})
     return [
         "cleared graph.value_info",
         f"onnxruntime.quantization.quantize_static(QDQ, QInt8 activations and weights, per_channel=True, MinMax on {samples} calibration samples)",
     ]
+
+
+QUANTIZED_OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QuantizeLinear", "DynamicQuantizeLSTM",
+                 "QLinearMatMul", "QLinearConv", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QAttention", "QGemm")
+
+
+def _check_quantized(path: Path, ops: list[str] | None) -> None:
+    """Refuse an "INT8" model in which nothing was quantized: the quantizer leaves alone what it
+    cannot reach (control-flow branches) or was not asked to touch (convolutions in dynamic mode)."""
+    import onnx
+
+    from modelyard.worker.convert.errors import NOTHING_CONVERTED, ConversionError
+    from modelyard.worker.convert.graphs import subgraphs
+
+    model = onnx.load(str(path), load_external_data=False)
+
+    def found(graph) -> tuple[set[str], set[str]]:
+        quantized = {n.op_type for n in graph.node if n.op_type in QUANTIZED_OPS}
+        flow = {n.op_type for n in graph.node if subgraphs(n)}
+        for node in graph.node:
+            for sub in subgraphs(node):
+                inner, nested = found(sub)
+                quantized |= inner
+                flow |= nested
+        return quantized, flow
+
+    quantized, flow = found(model.graph)
+    if quantized:
+        return
+    where = f"; its control flow ({', '.join(sorted(flow))}) holds the rest, which the quantizer does not enter" if flow else ""
+    asked = f"dynamic mode quantizes {', '.join(ops)} only" if ops else "the quantizer found nothing to quantize"
+    raise ConversionError(
+        NOTHING_CONVERTED,
+        f"no operator of the model was quantized ({asked}{where}); the output would be the fp32 model under an INT8 name: "
+        "convert to onnx, or use quantization.mode static with calibrationUri to quantize convolutions too",
+    )

@@ -1,35 +1,43 @@
-"""The input shapes a conversion is checked at: every dynamic axis at two sizes.
+"""The input shapes a conversion is checked at: the batch axis and every other dynamic axis
+at two sizes where the source takes them, and only at sizes it is shown to take.
 
-A converted model is only as verified as the shapes it ran at. One shape hides an export that
-fixed the sequence length at the example's size; so verification runs a small case (batch 1,
-other dynamic axes SMALL) and a large case (a full batch, other dynamic axes LARGE), each
-size kept within the bounds the source declares for its axis (torch.export's range
-constraints). Given data (verify.inputsUri, calibration) is cropped or zero-padded on dynamic
-axes only; its native size is the large case when it is larger than SMALL."""
+With the user's data (verify.inputsUri, calibration) the sizes are the data's own: batch 1 and
+batch N at its spatial or sequence sizes (a detector's 320x320 images are never cropped to 8
+pixels), then each other dynamic axis at twice its size (zero-padded), a case kept only where the
+source runs at it. Without data: batch 1 and batch N, the other dynamic axes at the first two
+sizes of SIZES the source runs at. An axis checked at one size only is said so in
+`status.verification.axes`; the output keeps it dynamic. Samples are split, joined and padded
+along each input's own batch axis (layout.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterator
 
 import numpy as np
 
 from modelyard.api.common import Signature, TensorSpec
-from modelyard.worker.convert.inputs import SEED, Batch, batch_dynamic, random_array
+from modelyard.worker.convert.inputs import SEED, Batch, random_array, samples_in, take
+from modelyard.worker.convert.layout import Layout, find
 
 SMALL = 8
 LARGE = 64
+SIZES = (SMALL, LARGE, 32, 224, 320, 640)
+"""Sizes tried, in order, for a dynamic axis other than the batch when no data is given."""
 RUN = 16
 """Samples per run in the large case (its batch size)."""
+GROWN_SAMPLES = 4
+"""Samples checked at the grown size (twice the data's own, batch 1)."""
 Bounds = dict[str, dict[int, tuple[int, int | None]]]
 """Input name -> axis -> (least, greatest or None for unbounded) size the source accepts."""
 
 
 @dataclass(frozen=True)
 class Case:
-    """One shape the models are run at. Its data has a leading sample axis: the batch axis
-    when the batch is dynamic (runs take `run` samples), else an extra axis (one run per
-    sample, each the whole fixed batch), as calibration npz files are laid out."""
+    """One shape the models are run at. Its data holds its samples on each input's batch axis
+    when the model is batched (runs take `run` samples; an input with no batch axis is shared by
+    every run), else on an extra leading axis (one run per sample, each the whole input), as
+    calibration npz files are laid out."""
 
     label: str
     batched: bool
@@ -38,19 +46,31 @@ class Case:
     samples: int
     shapes: dict[str, tuple[int, ...]]
     """Each input's shape in one run."""
+    axes: dict[str, int | None] = field(default_factory=dict)
+    """Each input's batch axis (absent: 0; None: shared by every sample)."""
+    optional: bool = False
+    """A second size the source may refuse: then the case is dropped, not failed."""
 
     def describe(self) -> str:
         return ", ".join(f"{name}{list(shape)}" for name, shape in self.shapes.items())
 
+    def axis(self, name: str) -> int | None:
+        return self.axes.get(name, 0)
+
     def sample_shape(self, name: str) -> tuple[int, ...]:
         """`name`'s shape holding all of this case's samples."""
         shape = self.shapes[name]
-        return (self.samples, *shape[1:]) if self.batched else (self.samples, *shape)
+        if not self.batched:
+            return (self.samples, *shape)
+        axis = self.axis(name)
+        if axis is None:
+            return shape
+        return (*shape[:axis], self.samples, *shape[axis + 1:])
 
     def runs(self, data: Batch) -> Iterator[Batch]:
         for start in range(0, self.samples, self.run):
             if self.batched:
-                yield {name: array[start:start + self.run] for name, array in data.items()}
+                yield {name: take(array, self.axis(name), start, start + self.run) for name, array in data.items()}
             else:
                 yield {name: array[start] for name, array in data.items()}
 
@@ -66,56 +86,105 @@ def clamp(size: int, bound: tuple[int, int | None] | None) -> int:
     return max(low, size) if high is None else min(max(low, size), high)
 
 
-def cases(signature: Signature, samples: int, bounds: Bounds | None = None, given: Batch | None = None) -> list[Case]:
-    """The small and the large case (one case when no axis is dynamic). With `given` data its
-    sizes on the non-batch dynamic axes decide, as the module says."""
+Accepts = Callable[[dict[str, tuple[int, ...]]], bool]
+"""Whether the source runs at these input shapes (batch 1)."""
+
+
+def cases(signature: Signature, samples: int, bounds: Bounds | None = None, given: Batch | None = None,
+          layout: Layout | None = None, accepts: Accepts | None = None) -> list[Case]:
+    """The cases to verify at, as the module says: from `given` data's own sizes, else at sizes
+    `accepts` confirms (SMALL and LARGE when no probe is given)."""
     bounds = bounds or {}
-    batched = batch_dynamic(signature)
-    found: list[Case] = []
-    for label, rows, other in (("small", 1, SMALL), ("large", max(min(samples, RUN), 2), LARGE)):
-        shapes = {}
-        for tensor in signature.inputs:
-            axes = bounds.get(tensor.name, {})
-            shape = []
-            for axis, size in enumerate(tensor.shape):
-                if size != -1:
-                    shape.append(size)
-                elif axis == 0 and batched:
-                    shape.append(clamp(rows, axes.get(0)))
-                else:
-                    native = given[tensor.name].shape[axis if batched else axis + 1] if given is not None else None
-                    shape.append(clamp(_given_size(native, other, label), axes.get(axis)))
-            shapes[tensor.name] = tuple(shape)
-        run = next(iter(shapes.values()))[0] if batched else 1
-        case = Case(label, batched, run, samples, shapes)
-        if not found or case.shapes != found[0].shapes:
-            found.append(case)
-    return found
+    layout = layout or find(signature)
+    batched = layout.batched
+    rows = max(min(samples, RUN), 2)
+    if given is not None:
+        if batched:  # batch N is the user's own samples, not copies of them
+            rows = max(min(rows, samples_in(given, {n: a for n, a in layout.inputs.items()})), 2)
+        first = _sizes(signature, layout, bounds, lambda name, axis: _native(given, layout, name, axis))
+        second = _sizes(signature, layout, bounds, lambda name, axis: 2 * _native(given, layout, name, axis))
+    else:
+        first, second = _probed(signature, layout, bounds, accepts)
+    found = [_case("small", signature, layout, first, 1, samples)]
+    if batched:
+        found.append(_case("large", signature, layout, first if given is not None else second, rows, samples))
+    if given is not None and second != first:
+        found.append(replace(_case("grown", signature, layout, second, 1, min(samples, GROWN_SAMPLES)), optional=True))
+    elif given is None and not batched and second != first:
+        found.append(_case("large", signature, layout, second, 1, samples))
+    unique: list[Case] = []
+    for case in found:
+        if all(case.shapes != kept.shapes for kept in unique):
+            unique.append(case)
+    return unique
 
 
-def _given_size(native: int | None, default: int, label: str) -> int:
-    if native is None:
-        return default
-    if label == "small":
-        return min(SMALL, native)
-    return native if native > SMALL else LARGE
+Sizes = dict[tuple[str, int], int]
+"""(input, axis) -> size, for the dynamic axes other than the batch."""
+
+
+def _sizes(signature: Signature, layout: Layout, bounds: Bounds, size: Callable[[str, int], int]) -> Sizes:
+    return {(t.name, axis): clamp(size(t.name, axis), bounds.get(t.name, {}).get(axis))
+            for t in signature.inputs for axis in dynamic_axes(t) if axis != layout.inputs.get(t.name)}
+
+
+def _native(given: Batch, layout: Layout, name: str, axis: int) -> int:
+    array = given[name]
+    return array.shape[axis] if layout.batched or array.ndim == 0 else array.shape[axis + 1]
+
+
+def _probed(signature: Signature, layout: Layout, bounds: Bounds, accepts: Accepts | None) -> tuple[Sizes, Sizes]:
+    """The first two sizes of SIZES the source runs at (batch 1), for every non-batch dynamic
+    axis together; one when only one works; SMALL and LARGE when there is nothing to probe."""
+    options = [_sizes(signature, layout, bounds, lambda _n, _a, s=s: s) for s in SIZES]
+    if not options[0] or accepts is None:
+        return options[0], options[1]
+    working: list[Sizes] = []
+    for option in options:
+        if all(option != w for w in working) and accepts(_case("probe", signature, layout, option, 1, 1).shapes):
+            working.append(option)
+            if len(working) == 2:
+                break
+    if not working:
+        from modelyard.worker.convert.errors import VERIFICATION_FAILED, ConversionError
+
+        tried = ", ".join(str(s) for s in SIZES)
+        raise ConversionError(
+            VERIFICATION_FAILED,
+            f"the source model fails at every size tried ({tried}) on its dynamic axes other than the batch with "
+            "generated inputs: give real inputs in spec.verify.inputsUri (their own sizes are used), or declare the "
+            "sizes it needs in the source's spec.signature")
+    return working[0], working[-1]
+
+
+def _case(label: str, signature: Signature, layout: Layout, sizes: Sizes, rows: int, samples: int) -> Case:
+    shapes = {}
+    for tensor in signature.inputs:
+        batch = layout.inputs.get(tensor.name) if layout.batched else None
+        shapes[tensor.name] = tuple(rows if axis == batch else sizes.get((tensor.name, axis), size)
+                                    for axis, size in enumerate(tensor.shape))
+    run = rows if layout.batched else 1
+    return Case(label, layout.batched, run, samples, shapes, dict(layout.inputs))
 
 
 def fit(data: Batch, case: Case) -> Batch:
-    """The case's samples from `data` (cycled when it holds fewer), cropped or zero-padded to
-    the case's sizes on every axis but the first (the sample axis)."""
-    count = len(next(iter(data.values())))
-    index = np.arange(case.samples) % count
+    """The case's samples from `data` (cycled when it holds fewer), cropped or zero-padded to the
+    case's sizes on every other axis; an input shared by every sample is kept as it is."""
     fitted: Batch = {}
     for name in case.shapes:
-        array = data[name][index]
+        array = data[name]
+        axis = case.axis(name) if case.batched else 0
+        if axis is None:
+            fitted[name] = array
+            continue
+        index = np.arange(case.samples) % array.shape[axis]
+        array = np.take(array, index, axis=axis)
         want = case.sample_shape(name)
-        for axis in range(1, len(want)):
-            array = _resize(array, axis, want[axis])
+        for other in range(len(want)):
+            if other != axis:
+                array = _resize(array, other, want[other])
         fitted[name] = array
     return fitted
-
-
 def _resize(array: np.ndarray, axis: int, size: int) -> np.ndarray:
     have = array.shape[axis]
     if have == size:
@@ -132,19 +201,43 @@ def record(chosen: list[Case]) -> list[dict[str, list[int]]]:
     return [{name: list(shape) for name, shape in case.shapes.items()} for case in chosen]
 
 
+def axes_checked(signature: Signature, chosen: list[Case]) -> list[dict[str, object]]:
+    """Every dynamic axis with the sizes it was checked at (status.verification.axes)."""
+    found: list[dict[str, object]] = []
+    for tensor in signature.inputs:
+        for axis in dynamic_axes(tensor):
+            sizes = sorted({case.shapes[tensor.name][axis] for case in chosen})
+            entry: dict[str, object] = {"input": tensor.name, "axis": axis, "sizes": sizes}
+            if chosen and chosen[0].batched and chosen[0].axis(tensor.name) == axis:
+                entry["batch"] = True
+            found.append(entry)
+    return found
+
+
+def one_size_note(axes: list[dict[str, object]]) -> str:
+    """What the status says of axes checked at one size only ("" when none)."""
+    single = [f"{a['input']}[{a['axis']}] at {a['sizes'][0]}" for a in axes if len(a["sizes"]) == 1]  # type: ignore[arg-type,index]
+    if not single:
+        return ""
+    return (f"checked at one size only: {', '.join(single)} (the source was not shown to take another); the output "
+            "keeps these axes dynamic, verified at that size")
+
+
 def generate(signature: Signature, case: Case, seed: int = SEED, vocabulary: dict[str, int] | None = None) -> Batch:
     """Seeded random data for the case (see inputs.random_array)."""
     return random_inputs(signature, {t.name: case.sample_shape(t.name) for t in signature.inputs}, seed, vocabulary)
 
 
-def example(signature: Signature, bounds: Bounds | None = None, batch: int = 2) -> dict[str, tuple[int, ...]]:
-    """The shapes an export traces at: `batch` on a dynamic batch axis (torch.export fixes a
-    size-1 axis), SMALL on other dynamic axes, within the source's bounds."""
+def example(signature: Signature, bounds: Bounds | None = None, batch: int = 2,
+            layout: Layout | None = None) -> dict[str, tuple[int, ...]]:
+    """The shapes an export traces at: `batch` on the batch axes (torch.export fixes a size-1
+    axis), SMALL on other dynamic axes, within the source's bounds."""
     bounds = bounds or {}
-    batched = batch_dynamic(signature)
+    layout = layout or find(signature)
     return {
         t.name: tuple(
-            size if size != -1 else clamp(batch if axis == 0 and batched else SMALL, bounds.get(t.name, {}).get(axis))
+            size if size != -1 else clamp(batch if axis == layout.inputs.get(t.name) else SMALL,
+                                          bounds.get(t.name, {}).get(axis))
             for axis, size in enumerate(t.shape))
         for t in signature.inputs
     }

@@ -21,11 +21,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from modelyard.api.common import Signature
 from modelyard.api.conversionjob import ConversionTarget, VerifySpec
 from modelyard.worker.convert.errors import VERIFICATION_FAILED, ConversionError
 from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.runners import Runner
-from modelyard.worker.convert.shapes import Case, record
+from modelyard.worker.convert.shapes import Case, axes_checked, one_size_note, record
 
 DEFAULTS = {
     "fp32": (1e-4, 1e-3, None),
@@ -78,12 +79,21 @@ def tolerance(target: ConversionTarget, spec: VerifySpec | None) -> Tolerance:
     return Tolerance(precision, atol, rtol, top1, classifiers)
 
 
-def run_all(runner: Runner, data: Batch, case: Case) -> list[np.ndarray]:
-    """Outputs over every sample of the case, run by run, joined on the sample axis."""
+def run_all(runner: Runner, data: Batch, case: Case, axes: list[int | None] | None = None) -> list[np.ndarray]:
+    """Outputs over every sample of the case, run by run, joined on each output's batch axis
+    (`axes`, by position; the first by default), stacked where it has none or is not known."""
     parts = [runner(piece) for piece in case.runs(data)]
-    join = np.concatenate if case.batched else np.stack
-    return [join([p[i] for p in parts]) if parts[0][i].ndim or not case.batched else parts[0][i]
-            for i in range(len(parts[0]))]
+    joined = []
+    for i in range(len(parts[0])):
+        axis = (axes[i] if axes is not None and i < len(axes) else 0) if case.batched else None
+        pieces = [p[i] for p in parts]
+        if len(pieces) == 1:
+            joined.append(pieces[0])
+        elif axis is not None and pieces[0].ndim > axis:
+            joined.append(np.concatenate(pieces, axis=axis))
+        else:
+            joined.append(np.stack(pieces))
+    return joined
 
 
 def judged_as(name: str, array: np.ndarray, classifiers: tuple[str, ...] | None) -> str:
@@ -146,21 +156,40 @@ def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol:
 
 
 def verify(source: Runner, converted: Runner, chosen: list[Case], data: Callable[[Case], Batch],
-           output_names: list[str], tol: Tolerance) -> dict[str, Any]:
+           output_names: list[str], tol: Tolerance, output_axes: list[int | None] | None = None,
+           signature: Signature | None = None) -> dict[str, Any]:
     """Compare at every case; returns api.conversionjob.Verification as camelCase fields
     (figures over all cases, the shapes used), or raises VerificationFailed with the numbers
-    and the shape they were found at (the caller then registers no output)."""
-    references = References(source, max((c.run for c in chosen if c.batched), default=1))
-    results = [_verify_case(references, converted, case, data(case), output_names, tol) for case in chosen]
+    and the shape they were found at (the caller then registers no output). An optional case
+    the source refuses is left out; `verified` lists the cases that were checked."""
+    references = References(source, max((c.run for c in chosen if c.batched), default=1), output_axes)
+    results, checked = [], []
+    for case in chosen:
+        case_data = data(case)
+        try:
+            results.append(_verify_case(references, converted, case, case_data, output_names, tol))
+        except SourceRefused:
+            if not case.optional:
+                raise
+            continue
+        checked.append(case)
+    chosen = checked
     outputs = [_merge_output([r["outputs"][i] for r in results]) for i in range(len(results[0]["outputs"]))]
     merged: dict[str, Any] = {
         "passed": True,
         "maxAbsDiff": max(r["maxAbsDiff"] for r in results),
         "maxRelDiff": max(r["maxRelDiff"] for r in results),
-        "samples": sum(r["samples"] for r in results),
+        # What spec.verify.samples asked for: inputs compared at each of `shapes` (a sum over
+        # the shapes read as twice the number the user wrote).
+        "samples": max(r["samples"] for r in results),
         "shapes": record(chosen),
         "outputs": outputs,
     }
+    if signature is not None:
+        merged["axes"] = axes_checked(signature, chosen)
+        note = one_size_note(merged["axes"])
+        if note:
+            merged["note"] = note
     agreements = [r["top1Agreement"] for r in results if "top1Agreement" in r]
     if agreements:
         merged["top1Agreement"] = min(agreements)
@@ -171,18 +200,23 @@ def verify(source: Runner, converted: Runner, chosen: list[Case], data: Callable
     return merged
 
 
-def _run(runner: Runner, data: Batch, case: Case, which: str) -> list[np.ndarray]:
+class SourceRefused(ConversionError):
+    """The source itself fails at a case's shapes."""
+
+
+def _run(runner: Runner, data: Batch, case: Case, which: str, axes: list[int | None] | None = None) -> list[np.ndarray]:
     try:
-        return run_all(runner, data, case)
+        return run_all(runner, data, case, axes)
     except ConversionError:
         raise
     except Exception as error:  # noqa: BLE001 - a model failing at a shape is the finding
         text = " ".join(str(error).split())[:600]
         if which == "source":
-            raise ConversionError(
+            raise SourceRefused(
                 VERIFICATION_FAILED,
-                f"the source model fails at input shapes {case.describe()} ({type(error).__name__}: {text}); its "
-                f"signature marks those axes dynamic: declare the sizes it needs in the source's spec.signature",
+                f"the source model fails at input shapes {case.describe()} ({type(error).__name__}: {text}); "
+                f"give inputs it takes in spec.verify.inputsUri (their own sizes are checked), or declare the sizes "
+                f"it needs in the source's spec.signature",
             ) from None
         raise ConversionError(
             VERIFICATION_FAILED,
@@ -199,12 +233,13 @@ class References:
     from the wide run's, the source depends on what it is batched with and every run is made at
     the case's own shape instead."""
 
-    def __init__(self, source: Runner, width: int):
-        self.source, self.width = source, width
+    def __init__(self, source: Runner, width: int, axes: list[int | None] | None = None):
+        self.source, self.width, self.axes = source, width, axes
         self._held: list[tuple[dict[str, tuple[int, ...]], Batch, list[np.ndarray]]] = []
 
     def __call__(self, data: Batch, case: Case) -> list[np.ndarray]:
-        if not case.batched or case.run >= self.width or case.samples <= case.run:
+        wide_ok = all(case.axis(n) == 0 for n in case.shapes) and all(a == 0 for a in self.axes or [0])
+        if not case.batched or case.run >= self.width or case.samples <= case.run or not wide_ok:
             return self._once(data, case)
         first = _run(self.source, {n: a[:case.run] for n, a in data.items()}, replace(case, samples=case.run), "source")
         wide = replace(case, run=self.width, shapes={n: (self.width, *shape[1:]) for n, shape in case.shapes.items()})
@@ -212,13 +247,13 @@ class References:
         if all(np.allclose(f, o[:case.run], rtol=1e-4, atol=1e-5, equal_nan=True) if f.ndim and f.shape[0] == case.run
                else np.array_equal(f, o) for f, o in zip(first, outputs, strict=True)):
             return outputs
-        return _run(self.source, data, case, "source")
+        return _run(self.source, data, case, "source", self.axes)
 
     def _once(self, data: Batch, case: Case) -> list[np.ndarray]:
         for shapes, held, outputs in self._held:
             if shapes == case.shapes and held.keys() == data.keys() and all(np.array_equal(held[n], data[n]) for n in data):
                 return outputs
-        outputs = _run(self.source, data, case, "source")
+        outputs = _run(self.source, data, case, "source", self.axes)
         self._held.append((case.shapes, data, outputs))
         return outputs
 
@@ -226,7 +261,7 @@ class References:
 def _verify_case(references: References, converted: Runner, case: Case, data: Batch, output_names: list[str],
                  tol: Tolerance) -> dict[str, Any]:
     reference = references(data, case)
-    candidate = _run(converted, data, case, "converted")
+    candidate = _run(converted, data, case, "converted", references.axes)
     if len(candidate) != len(reference):
         raise ConversionError(
             VERIFICATION_FAILED, f"the converted model returns {len(candidate)} output(s), the source {len(reference)}"

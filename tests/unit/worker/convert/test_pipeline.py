@@ -44,7 +44,8 @@ def test_converts_verifies_and_stores(store, tmp_path: Path, kind: str, format: 
     assert result["ok"] and result["phase"] == "Succeeded" and result["reason"] == "Converted"
     assert result["outputVersion"] == {"name": "net-convert", "version": f"1.0.0+{format}.cpu", "format": stored, "hardware": "cpu"}
     verification = result["verification"]
-    assert verification["passed"] and verification["samples"] == 32 and verification["inputs"] == "generated"
+    assert verification["passed"] and verification["samples"] == 16 and verification["inputs"] == "generated", \
+        "spec.verify.samples' default, compared at each shape"
     assert [next(iter(shapes.values()))[0] for shapes in verification["shapes"]] == [1, 16], "batch 1 and 16"
     assert [o["name"] for o in verification["outputs"]] == [t["name"] for t in m.MODELS[kind][1]["outputs"]]
     if format in ("onnx", "openvino", "torchscript"):
@@ -125,7 +126,7 @@ def test_static_int8_with_calibration_data(store, tmp_path: Path):
     npz = tmp_path / "calibration.npz"
     np.savez(npz, image=rng.standard_normal((24, 3, 16, 16)).astype("float32"))
     result = convert(store, tmp_path, "cnn", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"})
-    assert result["verification"]["passed"] and result["verification"]["samples"] == 32
+    assert result["verification"]["passed"] and result["verification"]["samples"] == 16
     assert result["verification"]["top1Agreement"] >= 0.9
     manifest, _ = read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, "1.0.0+onnx-int8.cpu"))
     assert any("quantize_static" in step and "24 calibration samples" in step for step in manifest.lineage["steps"])
@@ -276,7 +277,8 @@ def test_a_text_encoder_quantizes_with_real_length_calibration(store, tmp_path: 
     result = convert(store, tmp_path, "text", "onnx-int8", quantization={"mode": "static", "calibrationUri": f"file://{npz}"},
                      verify={"samples": 4, "atol": 0.5})
     verification = result["verification"]
-    assert verification["inputs"] == "given" and verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [4, 32]}]
+    assert verification["inputs"] == "given" and verification["shapes"] == [
+        {"tokens": [1, 32]}, {"tokens": [4, 32]}, {"tokens": [1, 64]}], "the data's own 32 tokens, then twice that"
 
 
 def test_verification_runs_on_the_users_inputs(store, tmp_path: Path):
@@ -285,9 +287,10 @@ def test_verification_runs_on_the_users_inputs(store, tmp_path: Path):
     np.savez(npz, tokens=rng.integers(0, m.VOCAB, (3, 20)))
     result = convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}", "samples": 3})
     verification = result["verification"]
-    assert verification["inputs"] == "given" and verification["samples"] == 6
-    assert verification["shapes"] == [{"tokens": [1, 8]}, {"tokens": [3, 20]}]
-    assert "verified on 6 given samples at 2 shape(s)" in result["message"]
+    assert verification["inputs"] == "given" and verification["samples"] == 3, "the samples the user asked for"
+    assert verification["shapes"] == [{"tokens": [1, 20]}, {"tokens": [3, 20]}, {"tokens": [1, 40]}]
+    assert {"input": "tokens", "axis": 1, "sizes": [20, 40]} in verification["axes"]
+    assert "verified on 3 given samples at each of 3 shapes" in result["message"]
     assert result["benchmark"]["output"]["batchSize"] == 3, "latency measured on the 3 given samples"
 
 
@@ -297,7 +300,7 @@ def test_inputs_that_do_not_fit_the_signature_are_refused_naming_the_tensor(stor
     with pytest.raises(ConversionError) as caught:
         convert(store, tmp_path, "text", "onnx", verify={"inputsUri": f"file://{npz}"})
     assert caught.value.reason == "InvalidCalibration"
-    assert "tokens has samples of shape [4, 2], the signature says [-1]" in caught.value.message
+    assert "tokens has shape [3, 4, 2]; the model takes tokens as [-1, -1]" in caught.value.message
 
 
 def test_classifier_outputs_must_name_outputs_of_the_model(store, tmp_path: Path):
