@@ -179,6 +179,9 @@ class OutputVerification(ApiModel):
     """Fraction of samples whose arg-max agrees (classifiers)."""
     min_cosine: float | None = None
     """Least cosine similarity of a sample's output vector to the source's (rank-2 outputs)."""
+    similarity_rank: float | None = None
+    """Embeddings: rank correlation (Spearman) of the similarities between samples, converted
+    against source: whether retrieval would rank neighbours the same way."""
     judged_as: Literal["classifier", "embedding", "values"] | None = None
     """How the output was judged: class scores (top-1 agreement), an embedding (cosine) or
     values (element-wise)."""

@@ -143,11 +143,23 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         return run_train(job)
 
 
+STAGE = ["start"]
+"""The stage the worker is in (fetch, load, export, optimise, quantize, verify, benchmark, upload):
+a failure says where it happened."""
+
+
 def _stage_logger() -> Any:
     def progress(stage: str) -> None:
+        STAGE[0] = stage
         log.info("%s", stage)
 
     return progress
+
+
+def _where_the_log_is() -> str:
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return f"kubectl logs {os.environ.get('HOSTNAME', '<the worker pod>')} -c worker"
+    return "the job's worker.log (modelyard local logs)"
 
 
 COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete, "train": _train}
@@ -211,15 +223,23 @@ def main(argv: list[str] | None = None) -> int:
     if not args.store:
         parser.error("give --store URI or set MODELYARD_STORE_URI")
     code = 0
+    STAGE[0] = "start"
     try:
         result = COMMANDS[args.command](args)
     except Exception as error:  # noqa: BLE001 - every failure must become a result
         known = classify(error)
+        stage = STAGE[0]
         if known is None:
             traceback.print_exc()
-            result, code = failure(args.command, "InternalError", f"{type(error).__name__}: {error}"), 2
+            text = " ".join(str(error).split())[:400]
+            message = (f"an unexpected {type(error).__name__} during {stage}: {text or '(no message)'}; this is a "
+                       f"Modelyard defect or a model it does not handle yet: the traceback is in {_where_the_log_is()}")
+            result, code = failure(args.command, "InternalError", message), 2
         else:
-            result, code = failure(args.command, *known), 1
+            reason, message = known
+            result, code = failure(args.command, reason, message if message.startswith(f"{stage}: ") or stage == "start"
+                                   else f"{stage}: {message}"), 1
+        result["stage"] = stage
         log.error("%s failed: %s", args.command, result["message"])
     write_termination_message(Path(args.termination_log), result)
     print(json.dumps(finite(result), separators=(",", ":"), sort_keys=True, allow_nan=False))

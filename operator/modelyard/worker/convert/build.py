@@ -130,6 +130,8 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
         probe(path, "int8")
         built.onnx = path
     exporting.keeps_dynamic(source.signature, built.onnx)
+    if target.format not in ONNX_TARGETS:
+        stage("convert")
     if target.format in ONNX_TARGETS:
         final = built.onnx
         assert final is not None

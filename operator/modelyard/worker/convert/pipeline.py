@@ -78,7 +78,9 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     if previous is not None:
         return previous
 
+    job.stage("fetch")
     folder, size, digest = fetch(job.store, job.namespace, job.source, job.workdir / "source")
+    job.stage("load")
     source = load(folder, job.source, size, digest, job.template_dir)
     _check_classifiers(spec.verify, source.signature)
     calibration = _calibration(job, source)

@@ -53,7 +53,7 @@ def test_converts_verifies_and_stores(store, tmp_path: Path, kind: str, format: 
     bench = result["benchmark"]
     assert bench["source"]["latencyP50MsBatch1"] > 0 and bench["output"]["latencyP50MsBatchN"] > 0
     assert bench["output"]["batchSize"] == 4 and bench["speedupBatch1"] > 0 and 0 < bench["sizeRatio"]
-    assert stages[-3:] == ["verify", "benchmark", "upload"] and stages[0] == "export"
+    assert stages[-3:] == ["verify", "benchmark", "upload"] and stages[:3] == ["fetch", "load", "export"]
 
     prefix = version_prefix(m.NAMESPACE, m.MODEL, f"1.0.0+{format}.cpu")
     manifest, digest = verify_version(store, prefix)
@@ -241,6 +241,31 @@ def test_worker_command_line(store, tmp_path: Path):
                  "--store", store.uri, "--workdir", str(tmp_path), "--termination-log", str(tmp_path / "term")])
     assert code == 0
     assert json.loads((tmp_path / "term").read_text())["ok"] is True
+
+
+def test_an_unexpected_exception_names_its_stage_and_where_the_traceback_is(store, tmp_path: Path, monkeypatch):
+    """A user once saw `IndexError: tuple index out of range` and nothing else."""
+    import yaml
+
+    from modelyard.worker import __main__ as worker
+    from modelyard.worker.convert import pipeline
+    from tests.support import builders
+
+    def broken(*_args, **_kwargs):
+        return ().__getitem__(0)
+
+    monkeypatch.setattr(pipeline.shapes, "cases", broken)
+    source = m.publish(store)
+    (tmp_path / "source.yaml").write_text(yaml.safe_dump(source.model_dump(by_alias=True, exclude_none=True, mode="json")))
+    job = builders.conversion_job("net-convert", sourceRef={"name": m.SOURCE}, target={"format": "onnx"})
+    job["metadata"]["namespace"] = m.NAMESPACE
+    (tmp_path / "job.yaml").write_text(yaml.safe_dump(job))
+    code = worker.main(["convert", "--object", str(tmp_path / "job.yaml"), "--source-version", str(tmp_path / "source.yaml"),
+                        "--store", store.uri, "--workdir", str(tmp_path), "--termination-log", str(tmp_path / "term")])
+    result = json.loads((tmp_path / "term").read_text())
+    assert code == 2 and result["reason"] == "InternalError" and result["stage"] == "load"
+    assert result["message"].startswith("an unexpected IndexError during load: tuple index out of range; ")
+    assert "the traceback is in the job's worker.log" in result["message"]
 
 
 @pytest.mark.parametrize("format", ["onnx", "onnx-fp16", "onnx-int8", "openvino"])

@@ -69,6 +69,24 @@ def test_an_int8_embedding_is_judged_by_cosine_not_by_its_arg_max():
     assert figures["minCosine"] < 0.95 and figures["passed"] is False
 
 
+def test_a_normalised_int8_embedding_is_judged_by_direction_and_neighbours_not_by_element_error():
+    """all-MiniLM-L6-v2's L2-normalised embedding through INT8: cosine 0.98, yet its largest element
+    error was 10 % of a range of only 0.4, and the range rule refused it."""
+    rng = np.random.default_rng(2)
+    topics = rng.standard_normal((4, 384))
+    raw = np.repeat(topics, 4, axis=0) + 0.6 * rng.standard_normal((16, 384))  # sentences on four topics
+    reference = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    moved = _near(reference, 0.008, seed=3)
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    span = reference.max() - reference.min()
+    assert np.abs(moved - reference).max() > 0.1 * span * 0.2, "an element error the range rule would weigh"
+    figures = compare_output("sentence_embedding", reference, moved, INT8)
+    assert figures["minCosine"] > 0.95 and figures["similarityRank"] > 0.9 and figures["passed"] is True
+    shuffled = reference[rng.permutation(16)]  # each vector fine alone, the neighbours all wrong
+    mixed = compare_output("sentence_embedding", reference, 0.3 * reference + shuffled, INT8)
+    assert mixed["similarityRank"] < 0.9 and mixed["passed"] is False
+
+
 def test_classifier_outputs_named_in_the_spec_decide():
     reference = np.random.default_rng(0).standard_normal((8, 5))
     listed = Tolerance("int8", None, None, 0.9, ("pooled",))
@@ -86,7 +104,7 @@ def test_an_int8_failure_says_how_each_output_was_judged():
     with pytest.raises(ConversionError) as caught:
         verify(lambda b: [reference], lambda b: [-reference], [case], lambda _: {"x": reference}, ["text_embedding"], INT8)
     message = caught.value.message
-    assert "embeddings cosine >= 0.95" in message and "minCosine=-1" in message
+    assert "embeddings cosine >= 0.95 and similarity ranks >= 0.9" in message and "minCosine=-1" in message
     assert "judged as an embedding; spec.verify.classifierOutputs decides" in message
 
 
