@@ -34,7 +34,9 @@ class Layout:
         return any(axis is not None for axis in self.inputs.values())
 
     def describe(self) -> str:
-        """`state` on axis 1, `sr` shared: only what differs from axis 0."""
+        """`state` on axis 1, `sr` shared: only what differs from axis 0 ("" when unbatched)."""
+        if not self.batched:
+            return ""
         odd = [f"{n} on axis {a}" if a is not None else f"{n} shared by every sample"
                for n, a in self.inputs.items() if a != 0]
         return ", ".join(odd)

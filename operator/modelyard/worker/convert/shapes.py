@@ -99,8 +99,11 @@ def cases(signature: Signature, samples: int, bounds: Bounds | None = None, give
     batched = layout.batched
     rows = max(min(samples, RUN), 2)
     if given is not None:
-        if batched:  # batch N is the user's own samples, not copies of them
-            rows = max(min(rows, samples_in(given, {n: a for n, a in layout.inputs.items()})), 2)
+        # the user's own samples, not copies of them (batch N, and how many are compared)
+        count = samples_in(given, layout.inputs) if batched else len(next(iter(given.values())))
+        samples = max(min(samples, count), 1)
+        if batched:
+            rows = max(min(rows, count), 2)
         first = _sizes(signature, layout, bounds, lambda name, axis: _native(given, layout, name, axis))
         second = _sizes(signature, layout, bounds, lambda name, axis: 2 * _native(given, layout, name, axis))
     else:

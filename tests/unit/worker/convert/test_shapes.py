@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from modelyard.api.common import Signature
@@ -41,8 +43,9 @@ def test_given_data_is_checked_at_its_own_sizes_and_at_twice_them_where_the_sour
     small, large, grown = cases(TOKENS, 6, given=given)
     assert small.shapes["input_ids"] == (1, 32) and large.shapes["input_ids"] == (5, 32), "the user's 5 x 32 tokens"
     assert grown.shapes["input_ids"] == (1, 64) and grown.optional and grown.samples == 4
-    cycled = fit(given, large)
-    assert cycled["input_ids"].shape == (6, 32) and (cycled["input_ids"][5] == ids[0]).all(), "6 samples asked: cycled"
+    assert large.samples == 5, "6 asked, 5 given: the user's own, never copies"
+    cycled = fit(given, replace(large, samples=6))
+    assert cycled["input_ids"].shape == (6, 32) and (cycled["input_ids"][5] == ids[0]).all(), "cycled where asked"
     padded = fit(given, grown)
     assert padded["attention_mask"].shape == (4, 64) and (padded["attention_mask"][:, 32:] == 0).all(), "zero-padded"
 
