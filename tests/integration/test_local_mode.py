@@ -126,7 +126,7 @@ def test_failures_are_reported_with_their_reasons(trained: Path, tmp_path: Path,
     assert code == 1
     assert 'The ConversionJob "no-format" is invalid: spec.target.format: Required value' in err
     assert "ModelVersion/digits-missing Failed: source" in err and "does not exist" in err
-    assert "ConversionJob/digits-strict-fp16 Failed: the converted model differs from the source beyond tolerance" in err
+    assert "ConversionJob/digits-strict-fp16 Failed: verify: the converted model differs from the source beyond tolerance" in err
     assert "EvaluationJob/digits-perfect gates failed:" in err and "accuracy" in err
     failed_eval = items(capsys, home, "evj")["digits-perfect"]["status"]
     assert failed_eval["phase"] == "Succeeded" and failed_eval["passed"] is False, "a failed gate is a result"
