@@ -61,7 +61,7 @@ def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: d
     for patch in decision.patches:
         kube.patch_job(obj.namespace, patch.name, patch.body)
     for child in decision.deletes:
-        kube.delete_child(child.kind, obj.namespace, child.name)
+        kube.delete_child(child.kind, obj.namespace, child.name, obj.metadata.uid)
     if decision.status != previous:
         try:
             kube.patch_status(obj.kind, obj.namespace, obj.name, decision.status, previous)

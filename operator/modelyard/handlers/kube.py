@@ -219,9 +219,14 @@ class Kube:
                 return {}
             raise
 
-    def delete_child(self, kind: str, namespace: str, name: str) -> None:
-        """Delete an owned Deployment or Service (its pods go with it); gone already is fine."""
+    def delete_child(self, kind: str, namespace: str, name: str, owner_uid: str | None = None) -> None:
+        """Delete an owned Deployment or Service (its pods go with it); gone already is fine, and
+        one of that name that `owner_uid` does not own (an earlier object's) is left alone."""
         delete = self._builtin_writers()[kind][2]
+        if owner_uid is not None:
+            owners = self._builtin_metadata(kind, namespace, name).get("ownerReferences") or []
+            if not any(o.get("uid") == owner_uid for o in owners):
+                return
         try:
             _discard(delete(name, namespace, propagation_policy="Background", _preload_content=False))
         except ApiException as error:

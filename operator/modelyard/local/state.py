@@ -241,8 +241,11 @@ class LocalCluster:
         body["metadata"]["finalizers"] = remaining
         self.write(body)
 
-    def delete_child(self, kind: str, namespace: str, name: str) -> None:
-        self.delete(kind, namespace, name)
+    def delete_child(self, kind: str, namespace: str, name: str, owner_uid: str | None = None) -> None:
+        body = self.read(kind, namespace, name)
+        owners = ((body or {}).get("metadata") or {}).get("ownerReferences") or []
+        if owner_uid is None or any(o.get("uid") == owner_uid for o in owners):
+            self.delete(kind, namespace, name)
 
     def delete(self, kind: str, namespace: str, name: str) -> None:
         body = self.read(kind, namespace, name)

@@ -108,3 +108,14 @@ def test_suspending_a_running_job_stops_its_worker_and_resuming_makes_it_runnabl
     assert cluster.pending_jobs() == []
     cluster.patch_job("default", "train-j", {"spec": {"suspend": False}})
     assert [j["metadata"]["name"] for j in cluster.pending_jobs()] == ["train-j"]
+
+
+def test_a_child_is_deleted_only_for_the_owner_whose_uid_it_carries(tmp_path: Path):
+    cluster = LocalCluster(tmp_path)
+    board = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {},
+             "metadata": {"name": "tensorboard-x", "namespace": "default", "ownerReferences": [{"uid": "earlier"}]}}
+    cluster.create(board)
+    cluster.delete_child("Deployment", "default", "tensorboard-x", "re-applied")
+    assert cluster.read("Deployment", "default", "tensorboard-x") is not None, "an earlier object's child is left"
+    cluster.delete_child("Deployment", "default", "tensorboard-x", "earlier")
+    assert cluster.read("Deployment", "default", "tensorboard-x") is None
