@@ -143,6 +143,12 @@ def _onnx(model: Path) -> ModelFacts:
     initializers = {i.name for i in proto.graph.initializer}
 
     def spec(value: Any) -> TensorSpec:
+        if not value.type.HasField("tensor_type"):
+            kind = value.type.WhichOneof("value") or "an unknown type"
+            zipmap = " (a ZipMap, as skl2onnx writes classifiers' probabilities by default: re-export with " \
+                     "options={id(model): {'zipmap': False}})" if kind == "sequence_type" else ""
+            raise InspectionError(f"{model.name}: {value.name} is a {kind.replace('_type', '')}, not a tensor{zipmap}; "
+                                  "a signature holds tensors: export the model so that it takes and returns tensors")
         tensor = value.type.tensor_type
         dtype = _ONNX_DTYPES.get(tensor.elem_type)
         if dtype is None:

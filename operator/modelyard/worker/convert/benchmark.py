@@ -39,18 +39,18 @@ def p50_ms(runner: Runner, inputs: Batch) -> float:
 
 
 def inputs(signature: Signature, layout: Layout, given: Batch | None = None,
-           bounds: Bounds | None = None) -> list[Batch]:
+           bounds: Bounds | None = None, batch_n: bool = True) -> list[Batch]:
     """What latency is measured on: batch 1, then batch N when the batch is dynamic. The user's
     inputs at their own sizes when given (cut on each input's batch axis); otherwise generated at
     the signature's sizes (dynamic axes other than the batch at shapes.SMALL, within the
-    source's bounds)."""
+    source's bounds). Without `batch_n` (the batch was verified at 1 only), batch 1 alone."""
     if given is not None and layout.batched:
-        largest = min(BATCH_N, samples_in(given, layout.inputs))
+        largest = min(BATCH_N if batch_n else 1, samples_in(given, layout.inputs))
         return [{name: take(array, layout.inputs.get(name), 0, batch) for name, array in given.items()}
                 for batch in sorted({1, largest})]
     if given is not None:
         return [{name: array[0] for name, array in given.items()}]
-    sizes = [1, BATCH_N] if layout.batched else [1]
+    sizes = [1, BATCH_N] if layout.batched and batch_n else [1]
     return [random_inputs(signature, example(signature, bounds, batch, layout)) for batch in sizes]
 
 

@@ -86,13 +86,14 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         stage("export")
         path = work / "model.pt"
-        step = to_torchscript(source.module, source.signature, path, source.bounds)
+        step = to_torchscript(source.module, source.signature, path, source.bounds, sizes)
         if source.format == "pytorch-exportedprogram":
             from modelyard.worker.convert.probe import probe_torchscript
-            from modelyard.worker.convert.shapes import example, random_inputs
+            from modelyard.worker.convert.shapes import example, example_at, random_inputs
 
             # not the traced batch size
-            probe_torchscript(path, random_inputs(source.signature, example(source.signature, source.bounds, 3)))
+            at = example_at(source.signature, sizes, 3) if sizes else example(source.signature, source.bounds, 3)
+            probe_torchscript(path, random_inputs(source.signature, at))
 
         def script_runner() -> Runner:
             import torch
@@ -101,7 +102,7 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         return Built({"1/model.pt": path}, script_runner, "torch.jit.trace", [step])
 
-    built = _onnx(source, target, work, stage)
+    built = _onnx(source, target, work, stage, sizes)
     onnx_path = built.onnx
     assert onnx_path is not None
     hardware = target.hardware
@@ -166,7 +167,8 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
     return built
 
 
-def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage) -> Built:
+def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage,
+          sizes: dict[str, tuple[int, ...]] | None = None) -> Built:
     """Export (torch sources) and optimise: the ONNX every other target starts from."""
     from modelyard.worker.convert.optimise import optimise
 
@@ -175,7 +177,7 @@ def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage) ->
     if source.format in TORCH_FORMATS:
         stage("export")
         result = exporting.export_onnx(source.module, source.signature, work / "export" / "model.onnx", target.opset,
-                                       source.bounds)
+                                       source.bounds, sizes, source.layout)
         exporting.check(result.path)
         exported, exporter, steps = result.path, result.exporter, result.steps + ["onnx.checker.check_model: passed"]
     else:

@@ -15,6 +15,7 @@ TOOL_FAILED = "ToolFailed"
 DYNAMIC_AXIS_LOST = "DynamicAxisLost"
 INVALID_SPEC = "InvalidSpec"
 NOTHING_CONVERTED = "NothingConverted"
+CONVERSION_FAILED = "ConversionFailed"
 
 
 class ConversionError(WorkerError):

@@ -18,8 +18,7 @@ from modelyard.worker.convert import shapes
 from modelyard.worker.convert.shapes import Bounds, dynamic_axes, random_inputs
 
 DEFAULT_OPSET = 18
-EXAMPLE_BATCH = 2
-"""Batch size of the example input: torch.export specialises a dimension of size 1."""
+EXAMPLE_BATCH = shapes.EXAMPLE_BATCH
 EXTERNAL_DATA_BYTES = 1_800_000_000
 """Weights above this go to an external data file (protobuf's 2 GB limit)."""
 
@@ -56,19 +55,30 @@ def _unsupported_operator(message: str) -> str | None:
     return match.group(1) if match else None
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_BOILERPLATE = re.compile(r"(Set TORCH_LOGS=.*|For more information.*|The above exception.*)$")
+
+
 def _first_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
+    """The exception's own words: no terminal colours, no torch boilerplate after them."""
+    text = _BOILERPLATE.sub("", " ".join(_ANSI.sub("", str(error)).split())).strip()
     return f"{type(error).__name__}: {text[:600]}"
 
 
 def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None = None,
-                bounds: Bounds | None = None) -> ExportResult:
+                bounds: Bounds | None = None, sizes: dict[str, tuple[int, ...]] | None = None,
+                layout: Any = None) -> ExportResult:
     """Export `module` (eager, ExportedProgram module or TorchScript) to `path`, every axis the
-    signature marks dynamic (-1) kept dynamic."""
+    signature marks dynamic (-1) kept dynamic. The example it traces is at `sizes` (the shapes
+    verification runs at first: a face detector that needs 12x12 pixels fails at 8x8) with a
+    batch of EXAMPLE_BATCH, else at the signature's sizes."""
     import torch
 
     opset = opset or DEFAULT_OPSET
-    example = random_inputs(signature, shapes.example(signature, bounds, EXAMPLE_BATCH))
+    at = shapes.example(signature, bounds, EXAMPLE_BATCH, layout)
+    if sizes:
+        at = shapes.example_at(signature, sizes, EXAMPLE_BATCH, layout)
+    example = random_inputs(signature, at)
     args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
     inputs = [t.name for t in signature.inputs]
     outputs = [t.name for t in signature.outputs] or None

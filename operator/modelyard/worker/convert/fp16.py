@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from modelyard.worker.convert.errors import NOTHING_CONVERTED, ConversionError
-from modelyard.worker.convert.graphs import subgraphs
+from modelyard.worker.convert.graphs import outer_names, sort_topologically, subgraphs
 
 OP_BLOCK_LIST_EXTRA = ["LSTM", "GRU", "RNN"]
 """Operators kept in fp32 in addition to onnxruntime's defaults: onnxruntime 1.32 has no fp16
 recurrent kernels, and creating a session on an fp16 LSTM crashed the process (SIGSEGV)."""
 CONTROL_FLOW = ("If", "Loop", "Scan")
+QUANTIZED = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "ConvInteger", "MatMulInteger",
+             "QLinearConv", "QLinearMatMul", "DynamicQuantizeLSTM", "MatMulIntegerToFloat")
+"""Operators of a model quantized already: they take fp32 (their scales are fp32), so they stay."""
 
 
 @dataclass
@@ -46,14 +49,14 @@ def to_fp16(source: Path, target: Path) -> Fp16:
     model = onnx.shape_inference.infer_shapes(model)
     total = _float_elements(model.graph)
     islands = _detach_control_flow(model.graph)
-    blocked = set(DEFAULT_OP_BLOCK_LIST) | set(OP_BLOCK_LIST_EXTRA)
+    blocked = set(DEFAULT_OP_BLOCK_LIST) | set(OP_BLOCK_LIST_EXTRA) | set(QUANTIZED)
     neighbours = _neighbours(model.graph, OP_BLOCK_LIST_EXTRA)
     converted = convert_float_to_float16(
         model, keep_io_types=True, disable_shape_infer=True, op_block_list=sorted(blocked),
         node_block_list=sorted(set(neighbours) | set(islands)),
     )
     _reattach(converted.graph, islands)
-    _topological(converted.graph)
+    sort_topologically(converted.graph)
     onnx.save(converted, str(target))
     kept = [f"{name} ({node_type}, control flow: its branches stay fp32)" for name, (node_type, *_rest) in islands.items()]
     kept += [n.name for n in converted.graph.node if n.op_type in OP_BLOCK_LIST_EXTRA]
@@ -84,21 +87,6 @@ def _float_elements(graph: Any, half: bool = False) -> int:
     return count
 
 
-def _outer_names(graph: Any) -> list[str]:
-    """Names a subgraph reads from the scopes around it (not its inputs, initializers or outputs
-    of its own nodes), in first-use order."""
-    local = {v.name for v in graph.input} | {i.name for i in graph.initializer} | {""}
-    found: list[str] = []
-    for node in graph.node:
-        reads = list(node.input)
-        for sub in subgraphs(node):
-            reads += _outer_names(sub)
-        found += [name for name in reads if name not in local and name not in found]
-        local.update(node.output)
-    found += [o.name for o in graph.output if o.name not in local and o.name not in found]
-    return found
-
-
 def _detach_control_flow(graph: Any) -> dict[str, tuple[str, int, list[Any], list[str]]]:
     """Take the subgraphs off each top-level control-flow node, and let it read what its
     branches read from outside as extra inputs: the converter then casts those to fp32 at its
@@ -109,7 +97,7 @@ def _detach_control_flow(graph: Any) -> dict[str, tuple[str, int, list[Any], lis
             continue
         if not node.name:
             node.name = f"{node.op_type}_island_{index}"
-        outer = [name for sub in subgraphs(node) for name in _outer_names(sub)]
+        outer = [name for sub in subgraphs(node) for name in outer_names(sub)]
         outer = [name for i, name in enumerate(outer) if name not in outer[:i]]
         attributes = [a for a in node.attribute]
         kept = [a for a in attributes if not _is_graph(a)]
@@ -165,26 +153,3 @@ def _neighbours(graph: Any, op_types: list[str], depth: int = 2) -> list[str]:
         values = {v for n in graph.node if n.name in near for v in list(n.input) + list(n.output)}
         near |= {n.name for n in graph.node if values.intersection(list(n.input) + list(n.output))}
     return sorted(n for n in near if n)
-
-
-def _topological(graph: Any) -> None:
-    """Order nodes so every input is produced before use (the converter appends the input Casts
-    at the end, which onnx.checker rejects)."""
-    available = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
-    pending = list(graph.node)
-    ordered = []
-    while pending:
-        ready = [n for n in pending if all(i in available for i in n.input)
-                 and all(name in available for sub in subgraphs(n) for name in _outer_names(sub))]
-        if not ready:  # a cycle or a name from an outer scope: keep the remaining order
-            ordered += pending
-            break
-        for node in ready:
-            ordered.append(node)
-            available.update(node.output)
-        pending = [n for n in pending if n not in ready]
-    copies = [type(n)() for n in ordered]
-    for copy, node in zip(copies, ordered, strict=True):
-        copy.CopyFrom(node)
-    del graph.node[:]
-    graph.node.extend(copies)

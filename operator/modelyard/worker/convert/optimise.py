@@ -29,13 +29,26 @@ def optimise(source: Path, target: Path) -> str:
         ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
         step = "onnxruntime offline optimisation (ORT_ENABLE_BASIC: constant folding, redundant node removal)"
     else:
+        import onnx
         import onnxslim
 
-        model = onnxslim.slim(str(source))
-        import onnx
-
+        model = onnx.load(str(source))
+        # What a file declares of its outputs' shapes and intermediate values is a claim the graph
+        # does not enforce: ddddocr's OCR model declares [1, seqlen] and returns [T, 1, 8210], and
+        # onnxslim, trusting the claim, made it return [1, T * 8210]. It infers them itself.
+        declared = {o.name: o.type.tensor_type.shape for o in model.graph.output if o.type.tensor_type.HasField("shape")}
+        kept = {name: type(shape)() for name, shape in declared.items()}
+        for name, shape in declared.items():
+            kept[name].CopyFrom(shape)
+        for output in model.graph.output:
+            output.type.tensor_type.ClearField("shape")
+        del model.graph.value_info[:]
+        model = onnxslim.slim(model)
+        for output in model.graph.output:  # where it could not, the file's own claim stands
+            if not output.type.tensor_type.HasField("shape") and output.name in kept:
+                output.type.tensor_type.shape.CopyFrom(kept[output.name])
         onnx.save(model, str(target))
-        step = "onnxslim.slim (constant folding, dead-code elimination, pattern fusion)"
+        step = "onnxslim.slim (constant folding, dead-code elimination, pattern fusion; declared shapes re-inferred)"
     check(target)
     return step
 

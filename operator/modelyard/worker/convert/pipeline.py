@@ -124,7 +124,9 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
     job.stage("benchmark")
     output_size = sum(p.stat().st_size for p in built.files.values())
-    measured_on = benchmarking.inputs(signature, layout, given, source.bounds)
+    batches = [a["sizes"] for a in (verification or {}).get("axes", []) if a.get("batch")]
+    measured_on = benchmarking.inputs(signature, layout, given, source.bounds,
+                                      batch_n=not batches or any(len(sizes) > 1 for sizes in batches))
     bench = benchmarking.benchmark(
         benchmarking.performance(source_runner, source.size_bytes, measured_on),
         benchmarking.performance(converted_runner, output_size, measured_on),

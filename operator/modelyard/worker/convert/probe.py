@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from modelyard.worker.convert.errors import ConversionError
+from modelyard.worker.convert.errors import CONVERSION_FAILED, ConversionError
 
-CONVERSION_FAILED = "ConversionFailed"
 TIMEOUT_S = 300
 _SCRIPT = (
     "import sys, onnxruntime as ort; o = ort.SessionOptions(); o.log_severity_level = 3; "
@@ -32,7 +31,8 @@ def probe(path: Path, what: str) -> None:
             f"here: choose another format for this model",
         )
     tail = completed.stderr.strip().splitlines()[-1:] or ["no output"]
-    raise ConversionError(CONVERSION_FAILED, f"onnxruntime cannot load the {what} model: {tail[0][:800]}")
+    said = tail[0].replace(str(path), path.name)  # the worker's scratch folder means nothing to a user
+    raise ConversionError(CONVERSION_FAILED, f"onnxruntime cannot load the {what} model: {said[:800]}")
 
 
 _TORCHSCRIPT = (

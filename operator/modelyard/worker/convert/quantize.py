@@ -89,6 +89,7 @@ def quantize_static(source: Path, target: Path, calibration: Batch, layout: Layo
 
 QUANTIZED_OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QuantizeLinear", "DynamicQuantizeLSTM",
                  "QLinearMatMul", "QLinearConv", "MatMulIntegerToFloat", "DynamicQuantizeMatMul", "QAttention", "QGemm")
+"""Operators that compute in integers: an INT8 model has some."""
 
 
 def _check_quantized(path: Path, ops: list[str] | None) -> None:
@@ -96,10 +97,18 @@ def _check_quantized(path: Path, ops: list[str] | None) -> None:
     cannot reach (control-flow branches) or was not asked to touch (convolutions in dynamic mode)."""
     import onnx
 
-    from modelyard.worker.convert.errors import NOTHING_CONVERTED, ConversionError
-    from modelyard.worker.convert.graphs import subgraphs
+    from modelyard.worker.convert.errors import CONVERSION_FAILED, NOTHING_CONVERTED, ConversionError
+    from modelyard.worker.convert.graphs import sort_topologically, subgraphs
 
-    model = onnx.load(str(path), load_external_data=False)
+    model = onnx.load(str(path))
+    # the quantizer appends nodes in If branches out of order: sorted, checked here, in this stage
+    sort_topologically(model.graph)
+    onnx.save(model, str(path))
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as error:
+        raise ConversionError(CONVERSION_FAILED, f"the quantizer made an invalid model: {' '.join(str(error).split())[:500]}; "
+                              "convert to onnx or onnx-fp16 instead") from None
 
     def found(graph) -> tuple[set[str], set[str]]:
         quantized = {n.op_type for n in graph.node if n.op_type in QUANTIZED_OPS}

@@ -11,13 +11,16 @@ from modelyard.worker.convert import shapes
 from modelyard.worker.convert.shapes import Bounds, random_inputs
 
 
-def to_torchscript(module: Any, signature: Signature, path: Path, bounds: Bounds | None = None) -> str:
+def to_torchscript(module: Any, signature: Signature, path: Path, bounds: Bounds | None = None,
+                   sizes: dict[str, tuple[int, ...]] | None = None) -> str:
+    """Traced at `sizes` (the shapes verification runs at first) where given."""
     import torch
 
     if isinstance(module, torch.jit.ScriptModule):
         torch.jit.save(module, str(path))
         return "torch.jit.save (the source is TorchScript already)"
-    example = random_inputs(signature, shapes.example(signature, bounds))
+    example = random_inputs(signature, shapes.example_at(signature, sizes, shapes.EXAMPLE_BATCH) if sizes
+                            else shapes.example(signature, bounds))
     args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")

@@ -37,6 +37,9 @@ DEFAULTS = {
 """Precision -> (atol, rtol, minTop1Agreement) when the spec leaves them unset."""
 INT8_RANGE_FRACTION = 0.1
 """INT8 outputs that are not classifiers: largest error allowed, as a fraction of the range."""
+RANK_MIN_SAMPLES = 8
+"""The similarity ranking decides from eight samples (28 pairs) on: with four (six pairs) one
+swapped pair of near-equal similarities moved it to 0.83 on a MiniLM embedding at cosine 0.993."""
 INT8_MIN_SIMILARITY_RANK = 0.9
 """INT8 embeddings: least rank correlation of the similarities between samples (see similarity_rank)."""
 INT8_MIN_COSINE = 0.95
@@ -180,7 +183,8 @@ def compare_output(name: str, reference: np.ndarray, candidate: np.ndarray, tol:
         rank = similarity_rank(ref, out)
         if rank is not None:
             figures["similarityRank"] = rank
-        passed = figures["minCosine"] >= INT8_MIN_COSINE and (rank is None or rank >= INT8_MIN_SIMILARITY_RANK)
+        ranked = rank is not None and len(ref) >= RANK_MIN_SAMPLES
+        passed = figures["minCosine"] >= INT8_MIN_COSINE and (not ranked or rank >= INT8_MIN_SIMILARITY_RANK)
     elif tol.precision == "int8" and not elementwise:
         span = float(ref.max(initial=0.0) - ref.min(initial=0.0)) if ref.size else 0.0
         passed = figures["maxAbsDiff"] <= INT8_RANGE_FRACTION * span + 1e-6

@@ -199,7 +199,7 @@ def test_a_converted_model_failing_at_one_shape_names_that_shape():
     assert "Expected: 8" in caught.value.message
 
 
-def test_a_source_failing_at_a_dynamic_shape_asks_for_a_declared_size():
+def test_a_size_the_source_refuses_is_left_out_and_said_and_one_it_needs_fails():
     signature = Signature.model_validate({"inputs": [{"name": "image", "dtype": "float32", "shape": [-1, 3, -1, -1]}]})
 
     def source(b):
@@ -207,7 +207,21 @@ def test_a_source_failing_at_a_dynamic_shape_asks_for_a_declared_size():
             raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
         return [b["image"].sum(axis=(2, 3))]
 
+    checked = verify(source, source, cases(signature, 2), lambda c: generate(signature, c), ["y"], FP32, signature=signature)
+    assert checked["shapes"] == [{"image": [1, 3, 8, 8]}], "the larger case the source refuses is left out"
+    assert "checked at one size only: image[0] at 1, image[2] at 8, image[3] at 8" in checked["note"]
+
+    def refuses_all(b):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
     with pytest.raises(ConversionError) as caught:
-        verify(source, source, cases(signature, 2), lambda c: generate(signature, c), ["y"], FP32)
-    assert "the source model fails at input shapes image[2, 3, 64, 64]" in caught.value.message
+        verify(refuses_all, refuses_all, cases(signature, 2), lambda c: generate(signature, c), ["y"], FP32)
+    assert "the source model fails at input shapes image[1, 3, 8, 8]" in caught.value.message
     assert "declare the sizes it needs in the source's spec.signature" in caught.value.message
+
+
+def test_the_similarity_ranking_decides_only_from_eight_samples():
+    rng = np.random.default_rng(5)
+    reference = rng.standard_normal((4, 64))
+    figures = compare_output("sentence_embedding", reference, _near(reference, 0.02), INT8)
+    assert "similarityRank" in figures and figures["passed"], "four samples: reported, cosine decides"
