@@ -85,9 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from modelyard.cli_local import add_local_commands
     from modelyard.cli_views import add_view_commands
+    from modelyard.console.command import add_console_command
 
     add_local_commands(sub)
     add_view_commands(sub, _with_cluster)
+    add_console_command(sub, local=False)
     return parser
 
 

@@ -212,3 +212,7 @@ def add_local_commands(sub: Any) -> None:
     deleter.set_defaults(run=delete)
 
     cli_views.add_view_commands(commands, with_home)
+
+    from modelyard.console.command import add_console_command
+
+    add_console_command(commands, local=True)

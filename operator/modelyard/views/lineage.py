@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, Callable
 
 from modelyard.core.speed import speed_phrase
 from modelyard.views.table import lookup
@@ -192,11 +192,16 @@ BOX_W, BOX_H, GAP_X, GAP_Y, INDENT = 250, 62, 130, 18, 24
 COLOURS = {"Ready": "#d8f0d8", "Failed": "#f6d2d2", "passed": "#d8f0d8", "failed": "#f6d2d2"}
 
 
-def svg(model: str, nodes: dict[str, Node]) -> str:
+Link = Callable[[str, str], "str | None"]
+"""(kind, name) -> the URL a box of the picture links to, or None (the console's pages)."""
+
+
+def svg(model: str, nodes: dict[str, Node], link: Link | None = None) -> str:
     """A left-to-right picture: conversions one column further right, each version's
-    evaluations just under it."""
+    evaluations just under it. With `link`, each box (training job, version, evaluation) is a
+    link to what `link(kind, name)` returns."""
     placed: dict[str, tuple[int, int]] = {}
-    boxes: list[tuple[int, int, int, list[str], str]] = []
+    boxes: list[tuple[int, int, int, list[str], str, tuple[str, str]]] = []
     edges: list[tuple[str, str]] = []
     """(SVG path, label) pairs"""
     row = 0
@@ -209,7 +214,7 @@ def svg(model: str, nodes: dict[str, Node]) -> str:
         digest = (node.digest or "").removeprefix("sha256:")[:12]
         lines = [node.name, f"{node.version}  {node.format}" + (f"/{node.hardware}" if node.hardware else ""),
                  f"{node.phase}  {digest}".strip()]
-        boxes.append((x, y, BOX_W, lines, COLOURS.get(node.phase, "#eeeeee")))
+        boxes.append((x, y, BOX_W, lines, COLOURS.get(node.phase, "#eeeeee"), ("ModelVersion", node.name)))
         row += 1
         for ev in node.evaluations:
             ex, ey = x + INDENT, 50 + row * (BOX_H + GAP_Y)
@@ -218,7 +223,7 @@ def svg(model: str, nodes: dict[str, Node]) -> str:
             if ev.latency_p95_ms is not None:
                 figures += f"  p95 {ev.latency_p95_ms:.3g} ms"
             boxes.append((ex, ey, BOX_W - INDENT, [ev.name, f"{verdict} on {ev.hardware}", figures.strip()],
-                          COLOURS.get(verdict, "#eeeeee")))
+                          COLOURS.get(verdict, "#eeeeee"), ("EvaluationJob", ev.name)))
             edges.append((f"M{x + INDENT // 2},{y + BOX_H} V{ey + BOX_H // 2} H{ex}", ""))
             row += 1
         for child in sorted(node.children):
@@ -234,12 +239,13 @@ def svg(model: str, nodes: dict[str, Node]) -> str:
         if node.training:
             # data and the training job in the first column, the version it registered next
             y = 50 + row * (BOX_H + GAP_Y)
-            boxes.append((20, y, BOX_W, [node.training, node.algorithm or "", "; ".join(node.datasets)[:40]], "#e4ecf7"))
+            boxes.append((20, y, BOX_W, [node.training, node.algorithm or "", "; ".join(node.datasets)[:40]], "#e4ecf7",
+                          ("TrainingJob", node.training)))
             x1, mid = 20 + BOX_W, y + BOX_H // 2
             edges.append((f"M{x1},{mid} {x1 + GAP_X},{mid}", "registered"))  # an implicit line-to
         place(name, 1 if trained else 0)
-    width = max([x + w for x, _, w, _, _ in boxes] + [400]) + 20
-    height = max([y + BOX_H for _, y, _, _, _ in boxes] + [80]) + 20
+    width = max([box[0] + box[2] for box in boxes] + [400]) + 20
+    height = max([box[1] + BOX_H for box in boxes] + [80]) + 20
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
            '<rect width="100%" height="100%" fill="white"/>',
            f'<text x="20" y="28" font-size="16" font-weight="bold">Lineage of Model {escape(model)}</text>']
@@ -249,11 +255,16 @@ def svg(model: str, nodes: dict[str, Node]) -> str:
         if label:
             end = path.rsplit(" ", 1)[1].split(",")
             out.append(f'<text x="{int(end[0]) - GAP_X + 8}" y="{int(end[1]) - 5}" font-size="10" fill="#333">{escape(label)}</text>')
-    for x, y, w, lines, colour in boxes:
+    for x, y, w, lines, colour, (kind, name) in boxes:
+        href = link(kind, name) if link else None
+        if href:
+            out.append(f'<a href="{escape(href)}">')
         out.append(f'<rect x="{x}" y="{y}" width="{w}" height="{BOX_H}" rx="6" fill="{colour}" stroke="#555"/>')
         for index, text in enumerate(lines):
             weight = ' font-weight="bold"' if index == 0 else ""
             out.append(f'<text x="{x + 8}" y="{y + 18 + index * 16}"{weight}>{escape(text)}</text>')
+        if href:
+            out.append("</a>")
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -31,9 +31,12 @@ def resolve_kind(text: str) -> str:
 class ClusterSource:
     """Objects from the cluster of the current kubeconfig context."""
 
-    def __init__(self, api_client: Any = None):
+    def __init__(self, api_client: Any = None, request_timeout: Any = None):
+        """`request_timeout`: the client's `_request_timeout` of each list call (seconds, or
+        (connect, read)); none when unset, as kubectl's default."""
         from kubernetes import client, config
 
+        self.request_timeout = request_timeout
         if api_client is None:
             try:
                 config.load_kube_config()
@@ -46,10 +49,11 @@ class ClusterSource:
 
     def bodies(self, kind: str, namespace: str | None = None) -> list[dict[str, Any]]:
         plural = KINDS[kind].info.plural
+        options = {"_request_timeout": self.request_timeout} if self.request_timeout else {}
         if namespace:
-            reply = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural)
+            reply = self.custom.list_namespaced_custom_object(GROUP, VERSION, namespace, plural, **options)
         else:
-            reply = self.custom.list_cluster_custom_object(GROUP, VERSION, plural)
+            reply = self.custom.list_cluster_custom_object(GROUP, VERSION, plural, **options)
         items = reply.get("items", [])
         for item in items:
             item.setdefault("apiVersion", f"{GROUP}/{VERSION}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime, timezone
@@ -15,18 +16,27 @@ from modelyard.api import KINDS
 _FILTER = re.compile(r'^(\w+)\[\?\(@\.(\w+)=="([^"]*)"\)\]$')
 
 
+@functools.lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[tuple[str, tuple[str, str] | None], ...]:
+    """A path's steps, parsed once: (field, None) or (list field, (key, wanted)) for a filter."""
+    steps = []
+    for part in re.findall(r'\w+\[\?\(@\.\w+=="[^"]*"\)\]|[^.]+', path.strip(".")):
+        filtered = _FILTER.match(part)
+        steps.append((part, None) if filtered is None else (filtered[1], (filtered[2], filtered[3])))
+    return tuple(steps)
+
+
 def lookup(body: Any, path: str) -> Any:
     """The value at a printer column's JSONPath, or None: fields (`.status.results.accuracy`)
     and the list filter the columns use (`.status.conditions[?(@.type=="Ready")].reason`)."""
     value = body
-    for part in re.findall(r'\w+\[\?\(@\.\w+=="[^"]*"\)\]|[^.]+', path.strip(".")):
+    for field, condition in _steps(path):
         if not isinstance(value, dict):
             return None
-        filtered = _FILTER.match(part)
-        if filtered is None:
-            value = value.get(part)
+        if condition is None:
+            value = value.get(field)
             continue
-        field, key, wanted = filtered.groups()
+        key, wanted = condition
         value = next((item for item in value.get(field) or [] if isinstance(item, dict) and item.get(key) == wanted), None)
     return value
 
