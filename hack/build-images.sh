@@ -3,7 +3,7 @@
 #
 #   hack/build-images.sh [--push | --load] [IMAGE...]
 #
-# IMAGE: operator, worker-cpu, worker-gpu, worker-ascend (default: all four).
+# IMAGE: operator, console, worker-cpu, worker-gpu, worker-ascend (default: all five).
 # --push  build every platform and push (REGISTRY must be writable)
 # --load  build for this machine's platform only and load into the local Docker engine
 #         (what hack/e2e-kind.sh does before `kind load`)
@@ -22,18 +22,18 @@ for arg in "$@"; do
   case "$arg" in
     --push) OUTPUT="--push" ;;
     --load) OUTPUT="--load" ;;
-    operator | worker-cpu | worker-gpu | worker-ascend) IMAGES+=("$arg") ;;
+    operator | console | worker-cpu | worker-gpu | worker-ascend) IMAGES+=("$arg") ;;
     -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
 if [[ ${#IMAGES[@]} -eq 0 ]]; then
-  IMAGES=(operator worker-cpu worker-gpu worker-ascend)
+  IMAGES=(operator console worker-cpu worker-gpu worker-ascend)
 fi
 
 platforms_of() {
   case "$1" in
-    operator | worker-cpu | worker-ascend) echo "linux/amd64,linux/arm64" ;;
+    operator | console | worker-cpu | worker-ascend) echo "linux/amd64,linux/arm64" ;;
     worker-gpu) echo "linux/amd64" ;;
   esac
 }

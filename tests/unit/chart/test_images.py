@@ -32,9 +32,10 @@ def instructions(path: Path) -> list[tuple[str, str]]:
     return out
 
 
-def test_the_four_images_exist():
+def test_the_images_exist():
     assert [p.name for p in DOCKERFILES] == [
-        "operator.Dockerfile", "worker-ascend.Dockerfile", "worker-cpu.Dockerfile", "worker-gpu.Dockerfile",
+        "console.Dockerfile", "operator.Dockerfile", "worker-ascend.Dockerfile", "worker-cpu.Dockerfile",
+        "worker-gpu.Dockerfile",
     ]
 
 
@@ -67,6 +68,7 @@ def test_images_contain_what_their_hardware_needs():
     text = {p.stem: p.read_text() for p in DOCKERFILES}
     assert "'.[worker]'" not in text["operator"] and "pip wheel" in text["operator"]
     assert "'torch' not in sys.modules" in text["operator"]
+    assert "'.[console]'" in text["console"] and "'torch' not in sys.modules" in text["console"]
     for worker in ("worker-cpu", "worker-gpu", "worker-ascend"):
         assert "'.[worker]'" in text[worker]
         assert 'CMD ["python", "-m", "modelyard.worker"' in text[worker]
