@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_local_commands(sub)
     add_view_commands(sub, _with_cluster)
     add_console_command(sub, local=False)
+    from modelyard.cli_publish import add_publish_command
+
+    add_publish_command(sub, local=False)
     return parser
 
 

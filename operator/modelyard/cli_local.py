@@ -216,3 +216,7 @@ def add_local_commands(sub: Any) -> None:
     from modelyard.console.command import add_console_command
 
     add_console_command(commands, local=True)
+
+    from modelyard.cli_publish import add_publish_command
+
+    add_publish_command(commands, local=True)

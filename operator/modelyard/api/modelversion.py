@@ -81,18 +81,66 @@ class ImageSource(ApiModel):
     """Absolute path of the model file or folder inside the image."""
 
 
+# The grammar of distribution's reference package (registry/repository[:tag][@digest]), without
+# backslashes so that the same text is a CEL string literal and a regular expression.
+_DOMAIN_LABEL = "[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_PATH_COMPONENT = "[a-z0-9]+(([.]|_|__|-+)[a-z0-9]+)*"
+OCI_REFERENCE_PATTERN = (
+    f"({_DOMAIN_LABEL}([.]{_DOMAIN_LABEL})*(:[0-9]+)?/)?{_PATH_COMPONENT}(/{_PATH_COMPONENT})*"
+    "(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?"
+)
+
+OciReference = Annotated[
+    str,
+    Field(max_length=512),
+    matches(
+        OCI_REFERENCE_PATTERN,
+        "must be an OCI reference registry/repository:tag or registry/repository@sha256:<64 hex digits>, "
+        "e.g. registry.example.com/team/model:1.0",
+    ),
+]
+
+
+class OciSource(ApiModel):
+    """Pull the model straight from an OCI registry over the distribution API (no container
+    engine): an ORAS artifact, a KitOps ModelKit, a KServe modelcar or any image that holds the
+    model at a path. Every blob is checked against its digest and size; the digest the
+    reference resolved to is recorded in the version's lineage."""
+
+    rules = (
+        Rule(
+            cel="!has(self.path) || (!self.path.contains('/../') && !self.path.startsWith('../')"
+            " && !self.path.endsWith('/..') && self.path != '..')",
+            message="path must not contain '..' segments",
+            check=lambda s: s.path is None or ".." not in s.path.split("/"),
+        ),
+    )
+
+    reference: OciReference
+    """The artifact or image: `registry/repository:tag`, or `registry/repository@sha256:...` to
+    pin it. A tag is resolved once, at import, and its digest recorded."""
+    path: Annotated[str, Field(min_length=1, max_length=1024), matches("[^ ]+", "must be a path without spaces")] | None = None
+    """The model file or folder inside it. In an image: an absolute path in its filesystem
+    (e.g. `/models/model.onnx`; layers are applied in order, whiteouts honoured). In an artifact:
+    a file's title (ORAS) or a Kitfile path (ModelKit). Default: a ModelKit's model, every file
+    of an ORAS artifact, `/models` of an image (a KServe modelcar)."""
+    pull_secret_ref: LocalObjectReference | None = None
+    """A Secret of type kubernetes.io/dockerconfigjson (as for imagePullSecrets) with the
+    registry's credentials; mounted into the import Job, never copied into status or logs."""
+
+
 class VersionSource(ApiModel):
-    """Where the version's model comes from: exactly one of uri, trainingJob, template or image."""
+    """Where the version's model comes from: exactly one of uri, trainingJob, template, image or oci."""
 
     rules = (
         Rule(
             cel=(
                 "(has(self.uri) ? 1 : 0) + (has(self.trainingJob) ? 1 : 0)"
-                " + (has(self.template) ? 1 : 0) + (has(self.image) ? 1 : 0) == 1"
+                " + (has(self.template) ? 1 : 0) + (has(self.image) ? 1 : 0) + (has(self.oci) ? 1 : 0) == 1"
             ),
-            message="exactly one of uri, trainingJob, template or image must be set",
+            message="exactly one of uri, trainingJob, template, image or oci must be set",
             check=lambda s: sum(
-                x is not None for x in (s.uri, s.training_job, s.template, s.image)
+                x is not None for x in (s.uri, s.training_job, s.template, s.image, s.oci)
             )
             == 1,
         ),
@@ -107,7 +155,10 @@ class VersionSource(ApiModel):
     template: TemplateSource | None = None
     """Import weights with a catalog template."""
     image: ImageSource | None = None
-    """Import from a path inside an OCI image."""
+    """Import from a path inside an OCI image, copied out by an init container (the image must
+    contain `cp`)."""
+    oci: OciSource | None = None
+    """Import from an OCI registry, pulled by the worker itself (artifacts, ModelKits, images)."""
 
 
 class TemplateUse(ApiModel):
@@ -237,6 +288,21 @@ class Inspection(ApiModel):
     """Tool that produced the model file."""
 
 
+class SourceProvenance(ApiModel):
+    """Where an OCI-imported version's files came from, resolved at import."""
+
+    model_config = {"strict": False}
+
+    oci: Annotated[str, Field(max_length=512)] | None = None
+    """The reference as given (tag or digest)."""
+    digest: Annotated[str, Field(max_length=80)] | None = None
+    """The manifest digest it resolved to: the exact content imported."""
+    kind: Annotated[str, Field(max_length=64)] | None = None
+    """What the reference held (image, modelkit, modelpack, artifact)."""
+    media_type: Annotated[str, Field(max_length=256)] | None = None
+    """The manifest's media type."""
+
+
 class ModelVersionStatus(WorkStatus):
     """Observed state of a ModelVersion."""
 
@@ -246,6 +312,8 @@ class ModelVersionStatus(WorkStatus):
     """The stored artifact once Ready."""
     signature: Signature | None = None
     """The model's real signature, as inspected."""
+    source: SourceProvenance | None = None
+    """For `spec.source.oci`: the manifest digest the reference resolved to."""
     inspection: Inspection | None = None
     """Facts about the model."""
     hardware: Hardware | None = None

@@ -91,7 +91,7 @@ def _follow_import(
     result = job.result or {}
     artifact = result.get("artifact") or {}
     status.body["artifact"] = {k: artifact[k] for k in ("uri", "digest", "sizeBytes", "files") if k in artifact}
-    for key in ("signature", "inspection"):
+    for key in ("signature", "inspection", "source"):
         if result.get(key):
             status.body[key] = result[key]
     message = f"stored {artifact.get('digest', '')}".strip()

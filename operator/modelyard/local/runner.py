@@ -69,6 +69,10 @@ def local_process(job: dict[str, Any], home: Path, python: str = sys.executable)
     # The chart mounts its template ConfigMap on a cluster; here MODELYARD_TEMPLATE_DIR of the
     # caller's own environment (or the built-in catalog) applies.
     env.pop("MODELYARD_TEMPLATE_DIR", None)
+    # An OCI source's pull secret is a Secret volume on a cluster; here the caller's own registry
+    # credentials apply: their docker config (the Job's HOME is its work folder, not theirs).
+    env.pop("MODELYARD_REGISTRY_AUTH", None)
+    env["DOCKER_CONFIG"] = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
     image_copy = None
     for init in pod.get("initContainers") or []:
         cp = init.get("command") or []

@@ -11,6 +11,7 @@ inspected and its signature checked, so a version is never complete unless it is
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import time
 from contextlib import nullcontext
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelyard import __version__
 from modelyard.api.common import Signature
@@ -29,11 +30,22 @@ from modelyard.storage.layout import FileEntry, Manifest, VersionWriter, version
 from modelyard.worker.archive import extract, is_archive
 from modelyard.worker.errors import WorkerError
 from modelyard.worker.sniff import NotTheDeclaredFormat, Prefix, PrefixedStream, read_prefix
-from modelyard.worker.source import basename, open_source, redact
+from modelyard.worker.source import SourceStream, basename, open_source, redact
 from modelyard.workloads.image_source import MOUNT
+
+if TYPE_CHECKING:
+    from modelyard.worker.oci.auth import Credentials
+    from modelyard.worker.oci.pull import Pulled
 
 IMAGE_ROOT = Path(MOUNT)
 """Where the image-source init container copies the model (a shared emptyDir)."""
+REGISTRY_AUTH_VARIABLE = "MODELYARD_REGISTRY_AUTH"
+"""The folder where the import Job mounts an OCI source's pull secret (workloads/jobs.py)."""
+
+
+def _registry_auth_from_env() -> Path | None:
+    folder = os.environ.get(REGISTRY_AUTH_VARIABLE)
+    return Path(folder) if folder else None
 
 
 class ImportFailure(WorkerError):
@@ -54,6 +66,9 @@ class ImportJob:
     template_dir: Path | None = None
     progress: Progress | None = None
     started: float = field(default_factory=time.monotonic)
+    registry_auth: Path | None = field(default_factory=_registry_auth_from_env)
+    """The mounted pull secret of an OCI source; None outside a cluster, where the user's own
+    docker config and environment supply credentials."""
 
 
 def source_uri(spec: ModelVersionSpec, image_root: Path = IMAGE_ROOT) -> str:
@@ -65,6 +80,8 @@ def source_uri(spec: ModelVersionSpec, image_root: Path = IMAGE_ROOT) -> str:
         return source.training_job.output_uri
     if source.template:
         return source.template.uri
+    if source.oci:
+        return f"oci://{source.oci.reference}"
     assert source.image is not None
     return f"file://{image_root / PurePosixPath(source.image.path).name}"
 
@@ -114,7 +131,11 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         catalog = load_catalog(job.template_dir)
         template = catalog.get(spec.source.template.name).resolve(spec.source.template.parameters or {})
     try:
-        fetched = _fetch(job, uri, writer)
+        pulled = None
+        if spec.source.oci is not None:
+            fetched, pulled = _fetch_oci(job)
+        else:
+            fetched = _fetch(job, uri, writer)
         if fetched.path is None:
             assert fetched.prefix.safetensors_header is not None
             facts = safetensors_facts(fetched.prefix.safetensors_header, template,
@@ -124,6 +145,11 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         declared = spec.signature or (template.signature if template else None)
         signature: Signature = check_signature(declared, facts.signature, facts.named_outputs)
         entries = _store_files(job, writer, fetched)
+        lineage = _lineage(spec)
+        source = {"uri": redact(uri), **({"sha256": spec.source.sha256} if spec.source.sha256 else {})}
+        if pulled is not None:
+            lineage.update(oci=pulled.reference, ociDigest=pulled.digest)
+            source = pulled.provenance()
         manifest = Manifest(
             namespace=job.namespace,
             model=spec.model_ref.name,
@@ -133,8 +159,8 @@ def run_import(job: ImportJob) -> dict[str, Any]:
             files=entries,
             signature=signature.to_dict(),
             inspection=facts.to_status(),
-            lineage=_lineage(spec),
-            source={"uri": redact(uri), **({"sha256": spec.source.sha256} if spec.source.sha256 else {})},
+            lineage=lineage,
+            source=source,
             tools=tool_versions("torch", "onnx", "onnxruntime", "safetensors"),
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
@@ -200,6 +226,47 @@ def _fetch(job: ImportJob, uri: str, writer: VersionWriter) -> Fetched:
     return Fetched(target if keep_copy else None, [Path(name)], prefix, reader.size)
 
 
+def _fetch_oci(job: ImportJob) -> tuple[Fetched, Pulled]:
+    """Pull an OCI source's model into the work folder (every layer checked against its digest
+    and size), then treat it as any other source: a single file is checked against spec.format
+    from its first bytes and an archive unpacked; a folder is imported as a whole."""
+    from modelyard.worker.oci.pull import pull
+    from modelyard.worker.oci.reference import parse_reference
+
+    oci = job.spec.source.oci
+    assert oci is not None
+    host = parse_reference(oci.reference).registry
+    credentials, hint = _registry_credentials(job, host)
+    pulled = pull(oci.reference, oci.path, job.workdir / "oci", credentials, auth_hint=hint)
+    uri = f"oci://{oci.reference}"
+    if len(pulled.files) != 1:
+        return Fetched(pulled.root, pulled.files, Prefix(b"")), pulled
+    path = pulled.root / pulled.files[0]
+    if is_archive(path.name):
+        unpacked = job.workdir / "unpacked"
+        return Fetched(unpacked, sorted(extract(path, unpacked)), Prefix(b"")), pulled
+    with path.open("rb") as stream:
+        prefix = _prefix(job.spec.format, SourceStream(stream, path.stat().st_size), path.name, uri)
+    return Fetched(path, [Path(path.name)], prefix, path.stat().st_size), pulled
+
+
+def _registry_credentials(job: ImportJob, host: str) -> tuple[Credentials | None, str]:
+    """The credentials for an OCI source's registry and what to say when they are missing: in a
+    Job, its mounted pull secret only; elsewhere (local mode, tests), the user's own."""
+    from modelyard.worker.oci.auth import from_pull_secret, user_credentials
+
+    oci = job.spec.source.oci
+    assert oci is not None
+    if oci.pull_secret_ref is not None and job.registry_auth is not None:
+        name = oci.pull_secret_ref.name
+        found = from_pull_secret(job.registry_auth, name, host)
+        return found, f'pull secret "{name}" holds no credentials for {host}'
+    hint = "set spec.source.oci.pullSecretRef to a kubernetes.io/dockerconfigjson Secret with them"
+    if job.registry_auth is None:
+        hint += " (in local mode: docker login, or MODELYARD_REGISTRY_USERNAME and MODELYARD_REGISTRY_PASSWORD)"
+    return user_credentials(host), hint
+
+
 def _same_endpoint_client(job: ImportJob) -> Any:
     """The store's S3 client when the source is read with the same settings."""
     settings = getattr(job.store, "settings", None)
@@ -256,5 +323,6 @@ def _result(job: ImportJob, writer: VersionWriter, manifest: Manifest, digest: s
         "signature": manifest.signature,
         "inspection": manifest.inspection,
         "lineage": manifest.lineage,
+        **({"source": manifest.source} if "oci" in manifest.source else {}),
         "durationSeconds": round(time.monotonic() - job.started, 3),
     }

@@ -32,6 +32,8 @@ USER_ERROR_EXIT_CODE = 1  # the worker's exit code for failures a retry cannot f
 WORK_DIR = "/work"
 CA_DIR = "/etc/modelyard/ca"
 TEMPLATES_DIR = "/etc/modelyard/templates"
+REGISTRY_AUTH_DIR = "/etc/modelyard/registry-auth"
+"""Where an OCI source's pull secret is mounted; the worker reads it from MODELYARD_REGISTRY_AUTH."""
 CREDENTIAL_KEYS = (("AWS_ACCESS_KEY_ID", False), ("AWS_SECRET_ACCESS_KEY", False), ("AWS_SESSION_TOKEN", True))
 
 
@@ -245,7 +247,11 @@ def build_import_job(
     if version.spec.source.image is not None:
         init.append(image_copy_container(version.spec.source.image))
         shared.append((image_source_volume(), IMAGE_MOUNT))
-    return build_worker_job(
+    oci = version.spec.source.oci
+    pull_secret = oci.pull_secret_ref.name if oci is not None and oci.pull_secret_ref is not None else None
+    if pull_secret is not None:
+        shared.append((registry_auth_volume(pull_secret), REGISTRY_AUTH_DIR))
+    manifest = build_worker_job(
         command="import",
         owner=version,
         store=store_for(model, settings),
@@ -255,6 +261,17 @@ def build_import_job(
         init_containers=init,
         shared_volumes=shared,
     )
+    if pull_secret is not None:
+        container = manifest["spec"]["template"]["spec"]["containers"][0]
+        container["env"].append({"name": "MODELYARD_REGISTRY_AUTH", "value": REGISTRY_AUTH_DIR})
+    return manifest
+
+
+def registry_auth_volume(secret: str) -> dict[str, Any]:
+    """An OCI source's pull secret (kubernetes.io/dockerconfigjson or the older dockercfg) as
+    files. Optional, so that a missing Secret fails the import with a message naming it (the
+    worker finds the folder empty) instead of holding the pod in ContainerCreating."""
+    return {"name": "registry-auth", "secret": {"secretName": secret, "optional": True, "defaultMode": 0o440}}
 
 
 def build_cleanup_job(

@@ -17,7 +17,7 @@ def test_checked_in_reference_matches_the_models():
 def test_reference_lists_fields_rules_and_conditions():
     text = markdown()
     assert "| `source.uri` | string |" in text
-    assert "exactly one of uri, trainingJob, template or image must be set" in text
+    assert "exactly one of uri, trainingJob, template, image or oci must be set" in text
     assert "- Rule: spec is immutable: create a new ModelVersion instead" in text
     for condition in TYPES:
         assert f"| `{condition}` |" in text

@@ -212,3 +212,15 @@ def test_a_failure_leaves_no_progress_behind():
     obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0", "progress": "the worker is running"}
     gone = decide(obj, MISSING)
     assert gone.status["phase"] == "Failed" and "progress" not in gone.status
+
+
+def test_an_oci_import_records_the_digest_its_reference_resolved_to():
+    obj = builders.model_version()
+    obj["status"] = {"phase": "Importing", "jobName": "import-classifier-1-0-0"}
+    provenance = {"oci": "registry.example.com/team/model:1.0", "digest": "sha256:" + "c" * 64, "kind": "modelkit",
+                  "mediaType": "application/vnd.oci.image.manifest.v1+json"}
+    result = {"ok": True, "reason": "Imported", "source": provenance,
+              "artifact": {"uri": "s3://models/default/classifier/1.0.0/", "digest": "sha256:" + "a" * 64, "sizeBytes": 1}}
+    decision = decide(obj, observe_job(job_status(complete=True), [worker_pod(json.dumps(result))]))
+    assert decision.status["source"] == provenance
+    parse_object({**obj, "status": decision.status})

@@ -35,6 +35,15 @@ def test_the_job_command_runs_with_this_python_and_local_paths(tmp_path: Path):
     assert process.image_copy is None
 
 
+def test_an_oci_source_uses_the_callers_docker_config_not_the_pull_secret_mount(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    process = local_process(_job(oci={"reference": "r.io/m:1", "pullSecretRef": {"name": "regcred"}}), tmp_path)
+    assert "MODELYARD_REGISTRY_AUTH" not in process.env
+    assert process.env["DOCKER_CONFIG"] == str(tmp_path / "docker")
+    monkeypatch.delenv("DOCKER_CONFIG")
+    assert local_process(_job(), tmp_path).env["DOCKER_CONFIG"] == str(Path.home() / ".docker")
+
+
 def test_an_image_source_copies_with_docker_create_and_cp(tmp_path: Path):
     process = local_process(_job(image={"image": "registry.example.com/m:1", "path": "/models/m.onnx"}), tmp_path)
     assert process.image_copy == ("registry.example.com/m:1", "/models/m.onnx")

@@ -115,6 +115,23 @@ def test_image_source_adds_the_copy_init_container_and_shared_volume():
     assert {v["name"] for v in spec["volumes"]} == {"work", "tmp", "model-image"}
 
 
+def test_an_oci_source_mounts_its_pull_secret_and_pulls_in_the_worker():
+    source = {"oci": {"reference": "registry.example.com/team/m:1", "pullSecretRef": {"name": "regcred"}}}
+    job = build_import_job(resource(builders.model_version(source=source)), MODEL, PROFILES, settings())
+    assert_valid(job)
+    spec = pod(job)
+    assert "initContainers" not in spec, "the worker pulls over the distribution API; no container engine"
+    volume = next(v for v in spec["volumes"] if v["name"] == "registry-auth")
+    assert volume["secret"] == {"secretName": "regcred", "optional": True, "defaultMode": 0o440}
+    mounts = {m["name"]: m for m in spec["containers"][0]["volumeMounts"]}
+    assert mounts["registry-auth"] == {"name": "registry-auth", "mountPath": "/etc/modelyard/registry-auth", "readOnly": True}
+    assert env(job)["MODELYARD_REGISTRY_AUTH"] == "/etc/modelyard/registry-auth"
+    anonymous = build_import_job(resource(builders.model_version(source={"oci": {"reference": "r.io/m:1"}})), MODEL,
+                                 PROFILES, settings())
+    assert "MODELYARD_REGISTRY_AUTH" not in env(anonymous)
+    assert {v["name"] for v in pod(anonymous)["volumes"]} == {"work", "tmp"}
+
+
 @pytest.mark.parametrize(
     ("target", "selector", "accelerator", "toleration"),
     [
