@@ -172,7 +172,9 @@ def test_the_compare_page_shows_the_right_deltas_and_can_show_only_differences(b
     assert cells.nth(0).inner_text().strip() == f"{base:.4g}"
     shown = cells.nth(1).locator(".delta")
     assert shown.inner_text().strip() == f"{int8 - base:+.4g} ({(int8 - base) / base * 100:+.1f}%)"
-    assert "better" in (shown.get_attribute("class") or "")  # latency went down
+    # measured latencies: on a loaded machine the INT8 one can come out slower
+    verdict = "same" if int8 == base else "better" if int8 < base else "worse"
+    assert verdict in (shown.get_attribute("class") or ""), "lower latency is better, higher worse"
     same = page.locator('tr[data-fact="signature.inputs"]')
     assert same.is_visible() and "same" in (same.get_attribute("class") or "")
     page.check("#only-differences")
