@@ -16,7 +16,6 @@ import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from urllib.parse import urldefrag, urljoin, urlparse
 import pytest
 
 from modelyard.cli import main
+from tests.support.console import serve
 from tests.support.quickstart import QUICKSTART, ROOT, prepare, train
 
 pytestmark = pytest.mark.integration
@@ -61,18 +61,8 @@ def quickstart_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-@contextlib.contextmanager
-def _serve(home: Path) -> Iterator[str]:
-    server = subprocess.Popen([str(Path(sys.executable).with_name("modelyard")), "local", "console", "--home", str(home),
-                               "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        line = server.stdout.readline()  # type: ignore[union-attr]
-        assert line.startswith("console: "), line + server.stderr.read()  # type: ignore[union-attr]
-        yield line.split("console: ", 1)[1].strip().rstrip("/")
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=30)
-        assert "Traceback" not in errors, errors
+def _serve(home: Path) -> contextlib.AbstractContextManager[str]:
+    return serve([str(Path(sys.executable).with_name("modelyard")), "local", "console", "--home", str(home), "--port", "0"])
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -20,6 +19,7 @@ from kubernetes.client.exceptions import ApiException
 
 from modelyard.api import GROUP, VERSION
 from tests.support import helm
+from tests.support.console import serve
 from tests.support.controlplane import RELEASE_NAMESPACE, Namespace, service_account_kubeconfig
 from tests.support.s3server import ACCESS_KEY, SECRET_KEY
 
@@ -50,16 +50,13 @@ def console(quickstart: Namespace, console_kubeconfig: Path, tmp_path_factory: p
            "KUBECONFIG": str(console_kubeconfig), "AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
            "AWS_DEFAULT_REGION": "us-east-1", "MODELYARD_S3_ENDPOINT": quickstart.kube.s3_endpoint,
            "MODELYARD_S3_ADDRESSING_STYLE": "path"}
-    server = subprocess.Popen([sys.executable, "-m", "modelyard", "console", "--all-namespaces", "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = server.stdout.readline()  # type: ignore[union-attr]
-        assert line.startswith("console: "), line + server.stderr.read()  # type: ignore[union-attr]
-        yield line.split("console: ", 1)[1].strip().rstrip("/")
-    finally:
-        server.terminate()
-        _, errors = server.communicate(timeout=30)
-        assert "Traceback" not in errors and SECRET_KEY not in errors and "token" not in errors.lower(), errors
+
+    def nothing_secret(errors: str) -> None:
+        assert SECRET_KEY not in errors and "token" not in errors.lower(), errors
+
+    with serve([sys.executable, "-m", "modelyard", "console", "--all-namespaces", "--port", "0"], env,
+               nothing_secret) as base:
+        yield base
 
 
 def _get(url: str, json_twin: bool = False) -> tuple[int, str]:
