@@ -125,3 +125,36 @@ def import_job(tmp_path: Any, store: Any, **changes: Any) -> Any:
     spec = ModelVersionSpec.model_validate(model_version(**changes)["spec"])
     return ImportJob(namespace="default", name="classifier-1-0-0", spec=spec, store=store, workdir=work,
                      image_root=tmp_path / "image")
+
+
+def model_deployment(name: str = "classifier", **spec: Any) -> dict[str, Any]:
+    base = {"modelRef": {"name": "classifier"}, "versionRef": {"name": "classifier-1-0-0"}}
+    obj = _obj("ModelDeployment", name, {**base, **spec})
+    obj["metadata"].update(uid=f"{name}-uid", generation=1, namespace="default")
+    return obj
+
+
+def served_version(name: str, *, format: str = "onnx", version: str = "1.0.0", parent: str | None = None,
+                   hardware: str | None = None, gates: bool | None = True, parity: bool = True,
+                   phase: str = "Ready") -> dict[str, Any]:
+    """A Ready ModelVersion as a deployment sees it: converted from `parent` when given, with
+    its Evaluated verdict (`gates`) and recorded parity samples."""
+    file_format = "onnx" if format.startswith("onnx") else format
+    obj = model_version(name, version=version, format=file_format)
+    if parent:
+        obj["spec"]["version"] = f"{version}+{format}.{hardware}"
+        obj["spec"]["source"] = {"uri": f"s3://models/default/classifier/{version}+{format}/"}
+        obj["spec"]["lineage"] = {"parentVersion": parent, "conversionJob": f"cvj-{name}"}
+        obj["metadata"]["annotations"] = {"modelyard.dev/converted-by": f"cvj-{name}"}
+    files = [{"path": "model.onnx", "sizeBytes": 9, "sha256": "a" * 64}]
+    if parity:
+        files.append({"path": "parity.npz", "sizeBytes": 9, "sha256": "b" * 64})
+    status: dict[str, Any] = {"phase": phase, "artifact": {"uri": f"s3://models/{name}/", "digest": "sha256:" + name[:1] * 64,
+                                                         "sizeBytes": 18, "files": files}}
+    if hardware:
+        status["hardware"] = hardware
+    if gates is not None:
+        status["conditions"] = [{"type": "Evaluated", "status": "True" if gates else "False",
+                                 "reason": "GatesPassed" if gates else "GatesFailed", "message": ""}]
+    obj["status"] = status
+    return obj

@@ -75,14 +75,14 @@ plus worker.namespaces in cluster-wide mode. */}}
 # The reconciled kinds: watch, reconcile, create converted and trained versions, delete a
 # Model's versions.
 - apiGroups: [modelyard.dev]
-  resources: [models, modelversions, conversionjobs, evaluationjobs, trainingjobs]
+  resources: [models, modelversions, conversionjobs, evaluationjobs, trainingjobs, modeldeployments]
   verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [modelyard.dev]
-  resources: [models/status, modelversions/status, conversionjobs/status, evaluationjobs/status, trainingjobs/status]
+  resources: [models/status, modelversions/status, conversionjobs/status, evaluationjobs/status, trainingjobs/status, modeldeployments/status]
   verbs: [get, patch]
 # Owner references with blockOwnerDeletion need update on the owner's finalizers.
 - apiGroups: [modelyard.dev]
-  resources: [models/finalizers, modelversions/finalizers, conversionjobs/finalizers, evaluationjobs/finalizers, trainingjobs/finalizers]
+  resources: [models/finalizers, modelversions/finalizers, conversionjobs/finalizers, evaluationjobs/finalizers, trainingjobs/finalizers, modeldeployments/finalizers]
   verbs: [update]
 # What a TrainingJob reads: its algorithm and template (nothing is written to them).
 - apiGroups: [modelyard.dev]
@@ -101,15 +101,25 @@ plus worker.namespaces in cluster-wide mode. */}}
 - apiGroups: [""]
   resources: [pods/log]
   verbs: [get]
-{{- if .Values.tensorboard.enabled }}
-# A TrainingJob's TensorBoard server: created while it runs, deleted after its ttlSeconds
-# (get: a 409 on create is ours only when the existing one's owner is the job).
+# A ModelDeployment's servers (one Deployment per variant, one Service whose selector moves
+# traffic, an autoscaler) and a TrainingJob's TensorBoard; pods are listed to check each new
+# replica's live parity (get: a 409 on create is ours only when the existing one's owner is us).
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, create, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [services]
-  verbs: [get, create, delete]
+  verbs: [get, create, patch, delete]
+- apiGroups: [autoscaling]
+  resources: [horizontalpodautoscalers]
+  verbs: [get, create, patch, delete]
+{{- if .Values.rbac.kserve }}
+# ModelDeployment backend kserve: its InferenceService (the ServiceAccount that carries the
+# store's credentials for KServe's storage initializer is the platform's, named in the values:
+# the operator never reads or writes Secrets or ServiceAccounts).
+- apiGroups: [serving.kserve.io]
+  resources: [inferenceservices]
+  verbs: [get, list, watch, create, patch, delete]
 {{- end }}
 # Events on the four kinds (the operator's and Kopf's); Warning events of worker Jobs and
 # pods are read to say why a worker does not start (FailedCreate, FailedMount).

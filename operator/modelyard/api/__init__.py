@@ -18,13 +18,15 @@ _HOMES = {
     "ConversionJob": "conversionjob", "ConversionJobSpec": "conversionjob", "ConversionJobStatus": "conversionjob",
     "EvaluationJob": "evaluationjob", "EvaluationJobSpec": "evaluationjob", "EvaluationJobStatus": "evaluationjob",
     "Model": "model", "ModelSpec": "model", "ModelStatus": "model",
+    "ModelDeployment": "modeldeployment", "ModelDeploymentSpec": "modeldeployment",
+    "ModelDeploymentStatus": "modeldeployment",
     "ModelVersion": "modelversion", "ModelVersionSpec": "modelversion", "ModelVersionStatus": "modelversion",
     "Resource": "resource",
     "TrainingJob": "trainingjob", "TrainingJobSpec": "trainingjob", "TrainingJobStatus": "trainingjob",
     "TrainingTemplate": "trainingjob",
 }
 _ORDER = ("Model", "ClusterAlgorithm", "Algorithm", "TrainingTemplate", "TrainingJob", "ModelVersion", "ConversionJob",
-          "EvaluationJob")
+          "EvaluationJob", "ModelDeployment")
 """The kinds in dependency order (KINDS keeps it)."""
 
 
@@ -64,6 +66,9 @@ __all__ = [
     "Model",
     "ModelSpec",
     "ModelStatus",
+    "ModelDeployment",
+    "ModelDeploymentSpec",
+    "ModelDeploymentStatus",
     "ModelVersion",
     "ModelVersionSpec",
     "ModelVersionStatus",

@@ -31,15 +31,17 @@ class ChildUpdate:
 
 @dataclass(frozen=True)
 class ChildPatch:
-    """A merge patch of a child Job's spec (a TrainingJob suspended or resumed)."""
+    """A merge patch of a child: a Job's spec (a TrainingJob suspended or resumed), a server
+    Deployment's replicas, a Service's selector (which variant takes the traffic)."""
 
     name: str
     body: dict[str, Any]
+    kind: str = "Job"
 
 
 @dataclass(frozen=True)
 class ChildRef:
-    """A child to delete (a TensorBoard server past its TTL)."""
+    """A child to delete (a TensorBoard server past its TTL, a rolled-back variant's servers)."""
 
     kind: str
     name: str

@@ -59,7 +59,10 @@ def apply(kube: Kube, obj: Resource, decision: Decision, post: PostEvent, now: d
     for update in decision.updates:
         apply_update(kube, obj.namespace, update)
     for patch in decision.patches:
-        kube.patch_job(obj.namespace, patch.name, patch.body)
+        if patch.kind == "Job":
+            kube.patch_job(obj.namespace, patch.name, patch.body)
+        else:
+            kube.patch_child(patch.kind, obj.namespace, patch.name, patch.body, obj.metadata.uid)
     for child in decision.deletes:
         kube.delete_child(child.kind, obj.namespace, child.name, obj.metadata.uid)
     if decision.status != previous:

@@ -63,6 +63,7 @@ class Kube:
         self.batch = client.BatchV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)
+        self.autoscaling = client.AutoscalingV2Api(api_client)
 
     @staticmethod
     def _raw(response: Any) -> dict[str, Any]:
@@ -208,7 +209,48 @@ class Kube:
                            self.apps.delete_namespaced_deployment),
             "Service": (self.core.create_namespaced_service, self.core.read_namespaced_service,
                         self.core.delete_namespaced_service),
+            "HorizontalPodAutoscaler": (self.autoscaling.create_namespaced_horizontal_pod_autoscaler,
+                                        self.autoscaling.read_namespaced_horizontal_pod_autoscaler,
+                                        self.autoscaling.delete_namespaced_horizontal_pod_autoscaler),
         }
+
+    def _patchers(self) -> dict[str, Any]:
+        return {"Deployment": self.apps.patch_namespaced_deployment, "Service": self.core.patch_namespaced_service,
+                "HorizontalPodAutoscaler": self.autoscaling.patch_namespaced_horizontal_pod_autoscaler}
+
+    def patch_child(self, kind: str, namespace: str, name: str, body: dict[str, Any], owner_uid: str | None) -> None:
+        """A merge patch of an owned Deployment, Service or autoscaler; one we do not own (or
+        gone) is left alone."""
+        owners = self._builtin_metadata(kind, namespace, name).get("ownerReferences") or []
+        if owner_uid is not None and not any(o.get("uid") == owner_uid for o in owners):
+            return
+        try:
+            _discard(self._patchers()[kind](name, namespace, body, _preload_content=False))
+        except ApiException as error:
+            if not _missing(error):
+                raise
+
+    def get_builtin(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Deployment, Service or autoscaler as the API has it."""
+        read = self._builtin_writers()[kind][1]
+        try:
+            return self._raw(read(name, namespace, _preload_content=False))
+        except ApiException as error:
+            if _missing(error):
+                return None
+            raise
+
+    def list_deployments(self, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        reply = self.apps.list_namespaced_deployment(namespace, label_selector=selector, _preload_content=False)
+        found = self._raw(reply).get("items") or []
+        return [d for d in found if all((d["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]
+
+    def pods(self, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        selector = ",".join(f"{k}={v}" for k, v in labels.items())
+        found = self._raw(self.core.list_namespaced_pod(namespace, label_selector=selector, _preload_content=False))
+        return [p for p in found.get("items") or []
+                if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in labels.items())]
 
     def _builtin_metadata(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         read = self._builtin_writers()[kind][1]
@@ -220,7 +262,7 @@ class Kube:
             raise
 
     def delete_child(self, kind: str, namespace: str, name: str, owner_uid: str | None = None) -> None:
-        """Delete an owned Deployment or Service (its pods go with it); gone already is fine, and
+        """Delete an owned Deployment, Service or autoscaler (its pods go with it); gone already is fine, and
         one of that name that `owner_uid` does not own (an earlier object's) is left alone."""
         delete = self._builtin_writers()[kind][2]
         if owner_uid is not None:

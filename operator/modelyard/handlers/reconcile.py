@@ -12,6 +12,7 @@ from modelyard.api import conditions as C
 from modelyard.api.conversionjob import ConversionJob
 from modelyard.api.evaluationjob import EvaluationJob
 from modelyard.api.model import Model
+from modelyard.api.modeldeployment import ModelDeployment
 from modelyard.api.modelversion import ModelVersion
 from modelyard.api.trainingjob import TrainingJob
 from modelyard.config import Settings
@@ -23,11 +24,14 @@ from modelyard.core.jobstate import (JobObservation, job_finished, observe_job, 
                                      waiting_for_worker)
 from modelyard.core.model import VersionFacts, model_status, version_facts
 from modelyard.core.modelversion import decide_model_version, producer, settled
+from modelyard.core.rollout import Related as ServingRelated
+from modelyard.core.rollout import decide_rollout
 from modelyard.core.training import observe_training_job
 from modelyard.core.trainingjob import Related, decide_training, progress_from_log
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status, told
 from modelyard.handlers.cache import Seen
+from modelyard.handlers.serving import observe_servers
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
 
@@ -386,6 +390,25 @@ def reconcile_training(ctx: Context, job: TrainingJob, fresh: bool = False) -> D
     return _apply(ctx, job, decision)
 
 
+@serialized
+def reconcile_deployment(ctx: Context, dep: ModelDeployment, fresh: bool = False) -> Decision:
+    """Its children carry owner references: deleting it deletes its servers (no finalizer)."""
+    if dep.metadata.deletion_timestamp:
+        return Decision(status=dep.status.to_dict() if dep.status else {})
+    ns = dep.namespace
+    model_name = dep.spec.model_ref.name
+    related = ServingRelated(
+        model=_model(ctx, ns, model_name),
+        versions=[v for v in ctx.kube.list("ModelVersion", ns) if v.spec.model_ref.name == model_name],
+        conversions=ctx.kube.list("ConversionJob", ns),
+    )
+    observed = observe_servers(ctx.kube, dep, lambda name: _observe(ctx, ns, name, dep, confirm=True, fresh=fresh))
+    decision = decide_rollout(dep, related, observed, ctx.profiles, ctx.settings, ctx.clock())
+    if decision.requeue_after is not None and ctx.rechecks is not None:
+        ctx.rechecks.after(decision.requeue_after, "ModelDeployment", ns, dep.name)
+    return _apply(ctx, dep, decision)
+
+
 def reconcile_model(ctx: Context, model: Model) -> Decision:
     listed = [] if model.metadata.deletion_timestamp else ctx.kube.list("ModelVersion", model.namespace)
     return reconcile_model_with(ctx, model, [version_facts(v) for v in listed])
@@ -409,5 +432,6 @@ RECONCILERS: dict[str, Callable[..., Decision]] = {
     "ModelVersion": reconcile_model_version,
     "ConversionJob": reconcile_conversion,
     "EvaluationJob": reconcile_evaluation,
+    "ModelDeployment": reconcile_deployment,
 }
 """Every kind's reconcile, in dependency order (local mode reconciles in this order)."""

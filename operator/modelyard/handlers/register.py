@@ -207,6 +207,10 @@ def _changed(ctx: Context, kind: str, obj: Any, added: bool) -> None:
                 reconcile_training(ctx, follower)
     if kind == "ModelVersion":
         ctx.dirty_models.add((obj.namespace, obj.spec.model_ref.name))
+        # A version that became Ready or passed its gates may be what a deployment serves next.
+        for dep in ctx.seen.of_kind("ModelDeployment", obj.namespace):
+            if dep.spec.model_ref.name == obj.spec.model_ref.name:
+                RECONCILERS["ModelDeployment"](ctx, dep)
         if obj.status and obj.status.phase in TERMINAL and not obj.metadata.deletion_timestamp:
             # Its import Job is read no more (a settled version's decisions do not look at it).
             ctx.seen.drop("Job", obj.namespace, job_name("import", obj.name))

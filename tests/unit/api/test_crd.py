@@ -147,7 +147,8 @@ def test_crd_names_columns_and_subresources(kind):
     version = definition["spec"]["versions"][0]
     assert names["categories"] == ["modelyard"]
     assert names["shortNames"] == [{"Model": "mdl", "ModelVersion": "mv", "ConversionJob": "cvj", "EvaluationJob": "evj", "Algorithm": "algo",
-                                  "ClusterAlgorithm": "calgo", "TrainingTemplate": "ttpl", "TrainingJob": "trj"}[kind]]
+                                  "ClusterAlgorithm": "calgo", "TrainingTemplate": "ttpl", "TrainingJob": "trj",
+                                  "ModelDeployment": "mdep"}[kind]]
     assert version["subresources"] == {"status": {}}
     columns = version["additionalPrinterColumns"]
     assert columns[-1]["name"] == "Age"

@@ -38,9 +38,10 @@ NEEDED = {
 }
 FORBIDDEN_RESOURCES = {"secrets", "configmaps", "serviceaccounts", "roles", "rolebindings", "clusterroles",
                        "clusterrolebindings", "pods/exec", "nodes"}
-TENSORBOARD = {(group, resource, verb) for group, resource in (("apps", "deployments"), ("", "services"))
-               for verb in ("get", "create", "delete")}
-"""A TrainingJob's TensorBoard server (chart value tensorboard.enabled)."""
+SERVERS = {("apps", "deployments", verb) for verb in ("get", "list", "watch", "create", "patch", "delete")} | {
+    ("", "services", verb) for verb in ("get", "create", "patch", "delete")}
+"""A ModelDeployment's servers (one Deployment per variant, a Service whose selector moves the
+traffic) and a TrainingJob's TensorBoard server."""
 STORE_READER = f"{helm.RELEASE}-store-settings-reader"
 """Not the operator's: users' `get` of the store settings ConfigMap (test_store_settings.py)."""
 
@@ -70,15 +71,17 @@ def test_no_wildcards_and_no_access_to_secrets_or_rbac(values):
             assert resource not in FORBIDDEN_RESOURCES, f"{role['metadata']['name']} grants {verb} {resource}"
             assert verb not in ("escalate", "bind", "impersonate", "deletecollection", "update") or resource.endswith("/finalizers")
             if resource in ("deployments", "services"):
-                assert (group, resource, verb) in TENSORBOARD, f"{role['metadata']['name']} grants {verb} {resource}"
+                assert (group, resource, verb) in SERVERS, f"{role['metadata']['name']} grants {verb} {resource}"
 
 
-def test_tensorboard_servers_are_the_only_deployments_and_services_and_can_be_turned_off():
+def test_servers_are_the_only_deployments_and_services_and_kserve_can_be_turned_off():
     have = {g for r in bound_roles(helm.render(), f"{helm.RELEASE}-operator") for g in grants(r["rules"])}
-    assert TENSORBOARD <= have
-    objects = helm.render(sets=("tensorboard.enabled=false",))
+    assert SERVERS <= have
+    assert ("serving.kserve.io", "inferenceservices", "create") in have
+    objects = helm.render(sets=("tensorboard.enabled=false", "rbac.kserve=false"))
     have = {g for r in bound_roles(objects, f"{helm.RELEASE}-operator") for g in grants(r["rules"])}
-    assert not {(g, r, v) for g, r, v in have if r in ("deployments", "services")}
+    assert SERVERS <= have  # serving needs them whether or not TensorBoard runs
+    assert not {(g, r, v) for g, r, v in have if g == "serving.kserve.io"}
     deployment = helm.one(objects, "Deployment")
     env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MODELYARD_TENSORBOARD_SERVERS"] == "false"
