@@ -110,9 +110,25 @@ class EvaluationJobSpec(ApiModel):
     """Desired state of an EvaluationJob. Immutable once created."""
 
     immutable = immutable("spec is immutable: create a new EvaluationJob instead")
+    rules = (
+        Rule(
+            cel="has(self.modelVersionRef) != has(self.deploymentRef)",
+            message="set exactly one of modelVersionRef (a stored version) and deploymentRef (a live endpoint)",
+            check=lambda s: (s.model_version_ref is None) != (s.deployment_ref is None),
+        ),
+        Rule(
+            cel="!has(self.deploymentRef) || !has(self.backend)",
+            message="backend does not apply to deploymentRef: the deployment's own endpoint is called",
+            check=lambda s: s.deployment_ref is None or s.backend is None,
+        ),
+    )
 
-    model_version_ref: LocalObjectReference
+    model_version_ref: LocalObjectReference | None = None
     """The ModelVersion to evaluate; the job waits until it is Ready."""
+    deployment_ref: LocalObjectReference | None = None
+    """A ModelDeployment whose live endpoint to evaluate (over the Open Inference Protocol),
+    with the same metrics and gates as a stored version; the job waits until it serves, and
+    records the variant it measured in status.evaluatedVersion."""
     dataset: DatasetSpec
     """The evaluation data."""
     backend: BackendSpec | None = None
@@ -162,6 +178,10 @@ class EvaluationJobStatus(JobStatus):
     """The verdict: every gate (and the baseline comparison) holds."""
     report_uri: Annotated[str, Field(max_length=2048)] | None = None
     """Folder of the report (report.json, report.html, PNG plots) in the store."""
+    evaluated_version: Annotated[str, Field(max_length=253)] | None = None
+    """For deploymentRef: the ModelVersion the deployment served when the job started."""
+    endpoint: Annotated[str, Field(max_length=2048)] | None = None
+    """For deploymentRef: the endpoint called."""
 
 
 class EvaluationJob(Resource):
@@ -173,6 +193,7 @@ class EvaluationJob(Resource):
         short_names=("evj",),
         columns=(
             PrinterColumn("Version", ".spec.modelVersionRef.name"),
+            PrinterColumn("Deployment", ".spec.deploymentRef.name", priority=1),
             PrinterColumn("Phase", ".status.phase"),
             REASON,
             PrinterColumn("Passed", ".status.passed", "boolean"),

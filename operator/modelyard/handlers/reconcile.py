@@ -19,7 +19,7 @@ from modelyard.config import Settings
 from modelyard.core.conversion import decide_conversion
 from modelyard.core.decision import Decision, Event
 from modelyard.core.deletion import FINALIZER, Teardown, cleanup_job_name, teardown_model, teardown_version
-from modelyard.core.evaluation import decide_evaluation
+from modelyard.core.evaluation import decide_evaluation, served_version
 from modelyard.core.jobstate import (JobObservation, job_finished, observe_job, ownership, start_problem,
                                      waiting_for_worker)
 from modelyard.core.model import VersionFacts, model_status, version_facts
@@ -323,11 +323,16 @@ def reconcile_conversion(ctx: Context, job: ConversionJob, fresh: bool = False) 
 @serialized
 def reconcile_evaluation(ctx: Context, job: EvaluationJob, fresh: bool = False) -> Decision:
     ns = job.namespace
-    version = read(ctx, "ModelVersion", ns, job.spec.model_version_ref.name, fresh)
+    deployment = read(ctx, "ModelDeployment", ns, job.spec.deployment_ref.name, fresh) if job.spec.deployment_ref else None
+    evaluated = served_version(job, deployment) if job.spec.deployment_ref else job.spec.model_version_ref.name
+    version = read(ctx, "ModelVersion", ns, evaluated, fresh) if evaluated else None
     baseline = read(ctx, "ModelVersion", ns, job.spec.baseline_ref.name, fresh) if job.spec.baseline_ref else None
     model = _model(ctx, ns, version.spec.model_ref.name) if version else None
     observed = _observe(ctx, ns, job_name("evaluate", job.name), job, fresh=fresh)
-    decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock())
+    decision = decide_evaluation(job, version, baseline, model, observed, ctx.profiles, ctx.settings, ctx.clock(),
+                                 deployment)
+    if decision.requeue_after is not None and job.spec.deployment_ref and ctx.rechecks is not None:
+        ctx.rechecks.after(decision.requeue_after, "EvaluationJob", ns, job.name)
     current = _current(ctx, job, decision, fresh)
     if current is not None:
         return reconcile_evaluation(ctx, current, fresh=True)

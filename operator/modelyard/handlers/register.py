@@ -64,7 +64,8 @@ def _dependents(ctx: Context, namespace: str, version: str) -> None:
         if job.spec.source_ref.name == version and (job.status is None or job.status.phase not in TERMINAL):
             reconcile_conversion(ctx, job)
     for job in ctx.seen.of_kind("EvaluationJob", namespace):
-        refs = {job.spec.model_version_ref.name, job.spec.baseline_ref.name if job.spec.baseline_ref else None}
+        refs = {job.spec.model_version_ref.name if job.spec.model_version_ref else None,
+                job.spec.baseline_ref.name if job.spec.baseline_ref else None}
         if version in refs and (job.status is None or job.status.phase not in TERMINAL):
             reconcile_evaluation(ctx, job)
 

@@ -62,3 +62,34 @@ def test_failed_gates_are_a_result_not_an_error():
     assert decision.updates[0].conditions[0]["status"] == "False"
     assert decision.updates[0].conditions[0]["reason"] == "GatesFailed"
     assert decision.events[0].type == "Warning"
+
+
+def test_a_deployment_is_evaluated_at_its_live_endpoint_on_the_variant_it_serves():
+    from modelyard.api.validation import parse_object as parse
+    from tests.support.builders import model_deployment, served_version
+
+    body = builders.evaluation_job(name="live")
+    del body["spec"]["modelVersionRef"]
+    body["spec"]["deploymentRef"] = {"name": "classifier"}
+    job = parse(body)
+    serving = model_deployment()
+    pending = decide_evaluation(job, None, None, MODEL, MISSING, default_profiles(), Settings(store_uri="s3://models"), NOW,
+                                parse(serving))
+    assert pending.status["phase"] == "Pending" and pending.status["conditions"][0]["reason"] == "WaitingForDeployment"
+    serving["status"] = {"phase": "Serving", "url": "http://serve-classifier.default.svc:8080/v2/models/classifier",
+                         "serving": {"version": "classifier-1-0-0", "variant": "classifier-1-0-0"}}
+    version = parse(served_version("classifier-1-0-0"))
+    started = decide_evaluation(job, version, None, MODEL, MISSING, default_profiles(), Settings(store_uri="s3://models"),
+                                NOW, parse(serving))
+    (manifest,) = started.create
+    env = {e["name"]: e.get("value") for e in manifest["spec"]["template"]["spec"]["containers"][0]["env"]}
+    runs = json.loads(env["MODELYARD_OBJECT"])
+    assert runs["spec"]["backend"] == {"type": "triton", "url": "http://serve-classifier.default.svc:8080",
+                                       "modelName": "classifier", "protocol": "http"}
+    assert runs["spec"]["modelVersionRef"] == {"name": "classifier-1-0-0"} and "deploymentRef" not in runs["spec"]
+    parse(runs)  # what the worker parses is a valid EvaluationJob
+    assert started.status["evaluatedVersion"] == "classifier-1-0-0"
+    done = decide_evaluation(parse({**body, "status": started.status}), version, None, MODEL,
+                             JobObservation("Succeeded", result={"ok": True, "passed": True, "metrics": {"accuracy": 0.97}}),
+                             default_profiles(), Settings(store_uri="s3://models"), NOW, parse(serving))
+    assert done.status["passed"] and not done.updates  # the verdict is the deployment's, not the version's
