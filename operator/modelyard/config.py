@@ -7,6 +7,7 @@ Every chart value that configures the operator maps onto one field here
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,12 @@ class Settings(BaseSettings):
     tensorboard_servers: bool = True
     """Run a TensorBoard Deployment and Service for each TrainingJob that asks for one (local
     mode serves the same files with `modelyard local tensorboard` instead)."""
+    kserve_service_account: str = "modelyard-kserve"
+    """ServiceAccount of KServe predictors (ModelDeployment backend kserve): it lists the store's
+    Secret, from which KServe's storage initializer takes the credentials (the chart creates it
+    in every worker namespace; the operator never reads or writes Secrets)."""
+    kserve_deployment_mode: Literal["Standard", "RawDeployment", "Knative", "Serverless"] = "Standard"
+    """How KServe runs predictors (its `serving.kserve.io/deploymentMode` annotation)."""
     s3: S3Settings = Field(default_factory=S3Settings)
     """S3 client settings passed on to workers."""
     jobs: JobDefaults = Field(default_factory=JobDefaults)

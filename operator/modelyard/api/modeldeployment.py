@@ -117,8 +117,9 @@ class ModelDeploymentSpec(ApiModel):
     """Serve this format only, overriding the choice."""
     backend: Backend = "auto"
     """`builtin`: Modelyard's Open Inference Protocol server in a Deployment and Service;
-    `kserve`: a KServe InferenceService (this release builds it but does not roll it out yet:
-    the deployment says so and stalls); `auto`: builtin for now, KServe once its rollout lands."""
+    `kserve`: a KServe InferenceService (Triton for ONNX and TensorRT, OpenVINO Model Server for
+    OpenVINO IR); `auto`: KServe when its InferenceService CRD is installed, else builtin. The
+    backend a deployment started on is kept (status.backend) until the spec says otherwise."""
     replicas: Annotated[int, Field(ge=1, le=1000)] | None = None
     """Server replicas (1 when neither this nor autoscaling is set)."""
     autoscaling: Autoscaling | None = None

@@ -35,10 +35,6 @@ POLL_SECONDS = 3.0
 """How often a rollout in progress is looked at (servers starting, parity running)."""
 WAIT_SECONDS = 15.0
 PARITY_FILE = "parity.npz"
-KSERVE_PENDING = ("backend kserve: this operator builds the InferenceService (storage, runtime, node selection; "
-                  "checked against KServe's CRDs) but does not roll it out with live parity yet; use backend builtin "
-                  "(auto chooses builtin)")
-"""Said, never silently replaced by the built-in server: the user asked for KServe."""
 
 
 @dataclass(frozen=True)
@@ -174,8 +170,6 @@ class Rollout:
             # Its servers are gone (deleted by hand): start again from nothing.
             self.body.pop("serving", None)
             serving = None
-        if self.dep.spec.backend == "kserve":
-            return self._no_choice(NoChoice("KServeBackendUnavailable", KSERVE_PENDING, final=True))
         choice = choose(self.dep, self.related.versions, self.related.conversions)
         if isinstance(choice, NoChoice):
             return self._no_choice(choice)

@@ -15,6 +15,8 @@ from modelyard.api import GROUP, KINDS, VERSION
 from modelyard.api.resource import Resource
 from modelyard.handlers.apierrors import ForeignChild
 from modelyard.api.validation import ManifestError, parse_object, parse_valid
+from modelyard.workloads.kserve import GROUP as KSERVE_GROUP
+from modelyard.workloads.kserve import VERSION as KSERVE_VERSION
 
 PAGE_SIZE = 500
 """Objects per list request."""
@@ -173,6 +175,9 @@ class Kube:
             elif manifest["kind"] in self._builtin_writers():
                 create = self._builtin_writers()[manifest["kind"]][0]
                 _discard(create(namespace, manifest, _preload_content=False))
+            elif manifest["kind"] == "InferenceService":
+                _discard(self.custom.create_namespaced_custom_object(KSERVE_GROUP, KSERVE_VERSION, namespace,
+                                                                     "inferenceservices", manifest, _preload_content=False))
             else:
                 plural = KINDS[manifest["kind"]].info.plural
                 _discard(self.custom.create_namespaced_custom_object(GROUP, VERSION, namespace, plural, manifest, _preload_content=False))
@@ -192,6 +197,8 @@ class Kube:
             existing_meta = (existing or {}).get("metadata") or {}
         elif manifest["kind"] in self._builtin_writers():
             existing_meta = self._builtin_metadata(manifest["kind"], meta["namespace"], meta["name"])
+        elif manifest["kind"] == "InferenceService":
+            existing_meta = (self._isvc(meta["namespace"], meta["name"], "get") or {}).get("metadata") or {}
         else:
             found = self.get(manifest["kind"], meta["namespace"], meta["name"])
             existing_meta = found.metadata.model_dump(by_alias=True) if found is not None else {}
@@ -214,13 +221,43 @@ class Kube:
                                         self.autoscaling.delete_namespaced_horizontal_pod_autoscaler),
         }
 
+    def kserve_installed(self) -> bool:
+        """Whether the API serves KServe's InferenceService (its CRD is installed)."""
+        try:
+            found = self._raw(self.api_client.call_api(f"/apis/{KSERVE_GROUP}/{KSERVE_VERSION}", "GET",
+                                                       auth_settings=["BearerToken"], _preload_content=False)[0])
+        except ApiException as error:
+            if _missing(error):
+                return False
+            raise
+        return any(r.get("name") == "inferenceservices" for r in found.get("resources") or [])
+
+    def _isvc(self, namespace: str, name: str, verb: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        args = (KSERVE_GROUP, KSERVE_VERSION, namespace, "inferenceservices", name)
+        try:
+            if verb == "get":
+                return self._raw(self.custom.get_namespaced_custom_object(*args, _preload_content=False))
+            if verb == "patch":
+                _discard(self.custom.patch_namespaced_custom_object(*args, body, _preload_content=False))
+            else:
+                _discard(self.custom.delete_namespaced_custom_object(*args, _preload_content=False))
+        except ApiException as error:
+            if not _missing(error):
+                raise
+        return None
+
     def _patchers(self) -> dict[str, Any]:
         return {"Deployment": self.apps.patch_namespaced_deployment, "Service": self.core.patch_namespaced_service,
                 "HorizontalPodAutoscaler": self.autoscaling.patch_namespaced_horizontal_pod_autoscaler}
 
     def patch_child(self, kind: str, namespace: str, name: str, body: dict[str, Any], owner_uid: str | None) -> None:
-        """A merge patch of an owned Deployment, Service or autoscaler; one we do not own (or
-        gone) is left alone."""
+        """A merge patch of an owned Deployment, Service, autoscaler or InferenceService; one we
+        do not own (or gone) is left alone."""
+        if kind == "InferenceService":
+            owners = ((self._isvc(namespace, name, "get") or {}).get("metadata") or {}).get("ownerReferences") or []
+            if owner_uid is None or any(o.get("uid") == owner_uid for o in owners):
+                self._isvc(namespace, name, "patch", body)
+            return
         owners = self._builtin_metadata(kind, namespace, name).get("ownerReferences") or []
         if owner_uid is not None and not any(o.get("uid") == owner_uid for o in owners):
             return
@@ -231,7 +268,9 @@ class Kube:
                 raise
 
     def get_builtin(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A Deployment, Service or autoscaler as the API has it."""
+        """A Deployment, Service, autoscaler or InferenceService as the API has it."""
+        if kind == "InferenceService":
+            return self._isvc(namespace, name, "get")
         read = self._builtin_writers()[kind][1]
         try:
             return self._raw(read(name, namespace, _preload_content=False))
@@ -264,6 +303,11 @@ class Kube:
     def delete_child(self, kind: str, namespace: str, name: str, owner_uid: str | None = None) -> None:
         """Delete an owned Deployment, Service or autoscaler (its pods go with it); gone already is fine, and
         one of that name that `owner_uid` does not own (an earlier object's) is left alone."""
+        if kind == "InferenceService":
+            owners = ((self._isvc(namespace, name, "get") or {}).get("metadata") or {}).get("ownerReferences") or []
+            if owner_uid is None or any(o.get("uid") == owner_uid for o in owners):
+                self._isvc(namespace, name, "delete")
+            return
         delete = self._builtin_writers()[kind][2]
         if owner_uid is not None:
             owners = self._builtin_metadata(kind, namespace, name).get("ownerReferences") or []

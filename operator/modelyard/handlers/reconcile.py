@@ -25,13 +25,14 @@ from modelyard.core.jobstate import (JobObservation, job_finished, observe_job, 
 from modelyard.core.model import VersionFacts, model_status, version_facts
 from modelyard.core.modelversion import decide_model_version, producer, settled
 from modelyard.core.rollout import Related as ServingRelated
+from modelyard.core.kserving import decide_kserve
 from modelyard.core.rollout import decide_rollout
 from modelyard.core.training import observe_training_job
 from modelyard.core.trainingjob import Related, decide_training, progress_from_log
 from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status, told
 from modelyard.handlers.cache import Seen
-from modelyard.handlers.serving import observe_servers
+from modelyard.handlers.serving import observe_kserve, observe_servers
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
 
@@ -407,8 +408,17 @@ def reconcile_deployment(ctx: Context, dep: ModelDeployment, fresh: bool = False
         versions=[v for v in ctx.kube.list("ModelVersion", ns) if v.spec.model_ref.name == model_name],
         conversions=ctx.kube.list("ConversionJob", ns),
     )
-    observed = observe_servers(ctx.kube, dep, lambda name: _observe(ctx, ns, name, dep, confirm=True, fresh=fresh))
-    decision = decide_rollout(dep, related, observed, ctx.profiles, ctx.settings, ctx.clock())
+    observe = lambda name: _observe(ctx, ns, name, dep, confirm=True, fresh=fresh)  # noqa: E731
+    backend, installed = dep.spec.backend, False
+    if backend != "builtin" and not (dep.status and dep.status.backend == "builtin" and backend == "auto"):
+        installed = ctx.kube.kserve_installed()
+        backend = "kserve" if installed or backend == "kserve" else "builtin"
+    if backend == "kserve":
+        decision = decide_kserve(dep, related, observe_kserve(ctx.kube, dep, observe, installed), ctx.profiles,
+                                 ctx.settings, ctx.clock())
+    else:
+        observed = observe_servers(ctx.kube, dep, observe)
+        decision = decide_rollout(dep, related, observed, ctx.profiles, ctx.settings, ctx.clock())
     if decision.requeue_after is not None and ctx.rechecks is not None:
         ctx.rechecks.after(decision.requeue_after, "ModelDeployment", ns, dep.name)
     return _apply(ctx, dep, decision)

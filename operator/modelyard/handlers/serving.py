@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelyard.api.modeldeployment import ModelDeployment
 from modelyard.core.jobstate import JobObservation
+from modelyard.core.kserving import KServeObserved, isvc_variant, kserve_parity_name_for
 from modelyard.core.rollout import Observed, Server
 from modelyard.workloads.naming import label_value
 from modelyard.workloads.serving import (DEPLOYMENT_LABEL, GRPC_PORT, VARIANT_LABEL, grpc_address, parity_job_name,
@@ -99,6 +100,21 @@ def observe_servers(kube: Kube, dep: ModelDeployment, observe_job: Any) -> Obser
     selector = ((service or {}).get("spec") or {}).get("selector") if service and _owned(service, uid) else None
     return Observed(servers=servers, service=selector, parity=parity,
                     url=url or service_url(dep), grpc=None if url else grpc_address(dep))
+
+
+def observe_kserve(kube: Kube, dep: ModelDeployment, observe_job: Any, installed: bool) -> KServeObserved:
+    """Our InferenceService (None when absent or another object's) and its parity Jobs."""
+    if not installed:
+        return KServeObserved(installed=False)
+    body = kube.get_builtin("InferenceService", dep.namespace, service_name(dep))
+    if body is not None and not _owned(body, dep.metadata.uid):
+        body = None
+    parity: dict[str, JobObservation] = {}
+    variant = isvc_variant(body) if body else None
+    if body is not None and variant:
+        name = kserve_parity_name_for(dep, variant, body)
+        parity[name] = observe_job(name)
+    return KServeObserved(installed=True, service=body, parity=parity)
 
 
 def _variant_of(dep: ModelDeployment, body: dict[str, Any]) -> str:

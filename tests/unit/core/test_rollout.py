@@ -204,8 +204,3 @@ def test_waiting_for_a_version_is_pending_and_says_so():
     assert waiting.status["phase"] == "Pending" and "classifier-3-0-0" in waiting.status["message"]
     assert waiting.requeue_after and not waiting.create
 
-
-def test_a_kserve_backend_is_refused_loudly_never_replaced_by_the_builtin_server():
-    refused = decide(dep(backend="kserve"))
-    assert refused.status["phase"] == "Failed" and not refused.create
-    assert "backend kserve" in refused.status["message"] and "builtin" in refused.status["message"]
