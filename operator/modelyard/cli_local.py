@@ -39,6 +39,12 @@ def _report_outcomes(mode: Any, outcomes: list[Any]) -> int:
         for model in models:
             picture, text = cli_views.write_lineage(model, cli_views.model_nodes(mode.cluster, model, None), mode.home)
             print(f"  {model}: {picture} (Mermaid: {text.name})")
+    served = [(b["metadata"]["name"], (b.get("status") or {}).get("url")) for b in mode.cluster.bodies("ModelDeployment")]
+    served = [(n, u) for n, u in served if u]
+    if served:
+        print("\ndeployments (a server process each; `modelyard local delete mdep NAME` stops it):")
+        for name, url in served:
+            print(f"  {name}: {url}")
     if failed:
         print(f"\n{len(failed)} of {len(outcomes)} objects did not succeed:", file=sys.stderr)
         for outcome in failed:
@@ -173,6 +179,49 @@ def _tensorboard(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def serve(args: argparse.Namespace) -> int:
+    """Run a ModelDeployment's serving variant's server in the foreground until Ctrl-C."""
+    import os
+    import subprocess
+
+    from modelyard.local import servers
+    from modelyard.workloads.serving import server_name
+
+    mode = _mode(args, quiet=True)
+    body = mode.cluster.read("ModelDeployment", args.namespace, args.name)
+    if body is None:
+        print(f'error: ModelDeployment "{args.name}" not found in namespace {args.namespace}', file=sys.stderr)
+        return 1
+    status = body.get("status") or {}
+    variant = (status.get("serving") or {}).get("variant") or (status.get("candidate") or {}).get("variant")
+    deployment = mode.cluster.read("Deployment", args.namespace, server_name(mode.cluster.get(
+        "ModelDeployment", args.namespace, args.name), variant)) if variant else None
+    if deployment is None:
+        print(f"error: ModelDeployment {args.name} serves nothing yet ({status.get('message') or 'not reconciled'}); "
+              "run `modelyard local apply` first", file=sys.stderr)
+        return 1
+    try:
+        process = servers.server_process(deployment, mode.home, args.http_port or servers.free_port(),
+                                         args.grpc_port or servers.free_port())
+    except servers.ServerRunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    process.workdir.mkdir(parents=True, exist_ok=True)
+    print(f"serving {variant} of {args.name}: {process.url} (gRPC 127.0.0.1:{process.grpc_port}); Ctrl-C stops it",
+          flush=True)
+    server = subprocess.Popen(process.argv, env={**os.environ, **process.env}, cwd=process.workdir)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        try:
+            server.wait(timeout=servers.STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        return 130
+
+
 def add_local_commands(sub: Any) -> None:
     local = sub.add_parser("local", help="run manifests on this machine, no cluster needed")
     commands = local.add_subparsers(dest="local_command", required=True)
@@ -210,6 +259,14 @@ def add_local_commands(sub: Any) -> None:
     deleter.add_argument("-n", "--namespace", default="default", help="the object's namespace (default: default)")
     with_home(deleter)
     deleter.set_defaults(run=delete)
+
+    server = commands.add_parser("serve", help="run a ModelDeployment's server in the foreground (Ctrl-C stops it)")
+    server.add_argument("name", metavar="MODELDEPLOYMENT")
+    server.add_argument("-n", "--namespace", default="default", help="its namespace (default: default)")
+    server.add_argument("--http-port", type=int, default=0, help="REST port (default: a free one)")
+    server.add_argument("--grpc-port", type=int, default=0, help="gRPC port (default: a free one)")
+    with_home(server)
+    server.set_defaults(run=serve)
 
     cli_views.add_view_commands(commands, with_home)
 

@@ -44,7 +44,7 @@ def test_the_quickstart_runs_to_completion(quickstart: tuple[Path, Path], capsys
     manifests, home = quickstart
     code, out, err = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
     assert code == 0, err
-    assert "all 13 objects succeeded" in out
+    assert "all 14 objects succeeded" in out
     versions = items(capsys, home, "modelversions")
     assert {n: v["status"]["phase"] for n, v in versions.items()} == {
         "digits-1-0-0": "Ready", "digits-onnx-cpu": "Ready", "digits-int8-arm": "Ready", "digits-fp16-gpu": "Ready"}
@@ -76,7 +76,7 @@ def test_reapplying_is_a_no_op(quickstart: tuple[Path, Path], capsys: pytest.Cap
     statuses = {k: v["status"] for k, v in items(capsys, home, "evj").items()}
     code, out, _ = run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))
     assert code == 0
-    assert out.count(" unchanged") == 10 and " created" not in out
+    assert out.count(" unchanged") == 11 and " created" not in out
     assert sorted(p.name for p in (home / "jobs").iterdir()) == jobs_before, "nothing ran again"
     assert {k: v["status"] for k, v in items(capsys, home, "evj").items()} == statuses
 

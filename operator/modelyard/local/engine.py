@@ -1,13 +1,16 @@
 """Local mode's control loop: the operator's reconcile functions (handlers/reconcile.py, which
 call the decisions in core/) over a LocalCluster, with worker Jobs run as local processes.
 
-Each round reconciles every object, then runs the Jobs the decisions created; the loop ends when
-a round changes nothing. Objects that are then still waiting (for a version that nobody will
+Each round reconciles every object, then runs the Jobs the decisions created and starts the
+servers of the Deployments they created (servers.py); the loop ends when a round changes nothing
+and no rollout waits to be looked at again (a ModelDeployment deploying or verifying asks to be,
+as the operator's rechecks would). Objects that are then still waiting (for a version that nobody will
 create, say) are reported as such, never left silently pending."""
 
 from __future__ import annotations
 
 import platform
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,8 @@ from modelyard.config import Settings
 from modelyard.core.decision import Event
 from modelyard.handlers.reconcile import RECONCILERS, TERMINAL, Context
 from modelyard.local.runner import LocalRunError, finished, local_process, run_process
-from modelyard.local.state import JOB, LocalCluster, StateLock, now_iso, runnable
+from modelyard.local import servers
+from modelyard.local.state import CHILDREN, LocalCluster, StateLock, now_iso, runnable
 from modelyard.manifests import Document
 from modelyard.workloads.profiles import load_profiles
 
@@ -27,7 +31,21 @@ PRESET = "modelyard.dev/preset"
 MAX_ROUNDS = 200
 """A bound on rounds: each one either runs a Job or changes a status; far more than any real
 set of manifests needs, so reaching it means a decision loop, reported as an error."""
+ROLLING_OUT = frozenset({"Deploying", "Verifying", "Canary"})
+"""ModelDeployment phases in which the rollout asks to be looked at again after a while."""
+MAX_RECHECK_SECONDS = 15.0
 
+
+
+class Rechecks:
+    """What the reconciles asked to be looked at again (Context.rechecks), and how soon."""
+
+    def __init__(self) -> None:
+        self.asked: dict[tuple[str, str, str], float] = {}
+
+    def after(self, delay: float, kind: str, namespace: str, name: str) -> None:
+        key = (kind, namespace, name)
+        self.asked[key] = min(delay, self.asked.get(key, delay))
 
 
 class NotSettling(RuntimeError):
@@ -73,7 +91,8 @@ class Outcome:
     @property
     def ok(self) -> bool:
         # Suspended is what the user asked for (spec.suspend), not a failure to report
-        return self.phase in ("Ready", "Succeeded", "Suspended") and self.passed is not False
+        # Serving: a ModelDeployment's steady state
+        return self.phase in ("Ready", "Succeeded", "Suspended", "Serving") and self.passed is not False
 
 
 class LocalMode:
@@ -92,8 +111,9 @@ class LocalMode:
         self.state_lock: StateLock | None = None
         """Held by the command while it reads and writes the state; let go while a worker runs."""
         self._noted: set[str] = set()
+        self.rechecks = Rechecks()
         self.ctx = Context(kube=self.cluster, settings=settings, profiles=load_profiles(settings.profiles_file),
-                           post=self._post)  # type: ignore[arg-type]
+                           post=self._post, rechecks=self.rechecks)  # type: ignore[arg-type]
         self._seed_presets()
 
     def _seed_presets(self) -> None:
@@ -138,6 +158,7 @@ class LocalMode:
     def _round(self) -> bool:
         """Reconcile everything once; True when anything was stored."""
         before = self._versions()
+        self.rechecks.asked.clear()
         for kind, reconcile in RECONCILERS.items():
             for obj in self.cluster.list(kind, None):
                 reconcile(self.ctx, obj)  # type: ignore[operator]
@@ -145,7 +166,7 @@ class LocalMode:
 
     def _versions(self) -> dict[str, str]:
         return {f"{kind}/{b['metadata'].get('namespace', '')}/{b['metadata']['name']}": b["metadata"].get("resourceVersion", "")
-                for kind in (*KINDS, JOB) for b in self.cluster.bodies(kind)}
+                for kind in (*KINDS, *CHILDREN) for b in self.cluster.bodies(kind)}
 
     def _run_jobs(self) -> bool:
         pending = self.cluster.pending_jobs()
@@ -174,6 +195,36 @@ class LocalMode:
             self.reporter.job_finished(meta["name"], "succeeded" in status)
         return bool(pending)
 
+    def _run_servers(self) -> bool:
+        """Start each server Deployment without a running process and wait until it is ready or
+        exits; True when any was started."""
+        pending = self.cluster.pending_servers()
+        for body in pending:
+            meta = body["metadata"]
+            try:
+                process = servers.server_process(body, self.home, servers.free_port(), servers.free_port())
+            except servers.ServerRunError as error:
+                self.cluster.server_failed(meta["namespace"], meta["name"], 1, str(error))
+                continue
+            self.reporter.job_started(meta["name"], "server")
+            started = servers.start(process)
+            run = servers.wait_ready(started, process)
+            if run.ready:
+                self.cluster.server_ready(meta["namespace"], meta["name"], run.pid, process.http_port,
+                                          process.grpc_port, process.url)
+                self.reporter.note(f"server {meta['name']} ready at {process.url} (log: {process.log})")
+            else:
+                self.cluster.server_failed(meta["namespace"], meta["name"], run.exit_code, run.message)
+            self.reporter.job_finished(meta["name"], run.ready)
+        return bool(pending)
+
+    def _rollout_wait(self) -> float | None:
+        """How long until a rollout in progress is looked at again (None: none is in progress)."""
+        rolling = {(b["metadata"].get("namespace", ""), b["metadata"]["name"])
+                   for b in self.cluster.bodies("ModelDeployment") if (b.get("status") or {}).get("phase") in ROLLING_OUT}
+        delays = [d for (kind, ns, name), d in self.rechecks.asked.items() if kind == "ModelDeployment" and (ns, name) in rolling]
+        return min(max(min(delays), 0.1), MAX_RECHECK_SECONDS) if delays else None
+
     def _started(self, meta: dict[str, Any], pid: int) -> None:
         """The worker runs: recorded, then the state is free for other commands until it ends."""
         self.cluster.start_job(meta["namespace"], meta["name"], pid)
@@ -195,8 +246,12 @@ class LocalMode:
         for _ in range(MAX_ROUNDS):
             changed = self._round()
             ran = self._run_jobs()
-            if not changed and not ran:
-                return self.outcomes()
+            served = self._run_servers()
+            if not changed and not ran and not served:
+                wait = self._rollout_wait()
+                if wait is None:
+                    return self.outcomes()
+                time.sleep(wait)  # the requeue a rollout asked for (a canary's analysis time, say)
         raise NotSettling(f"local mode did not settle in {MAX_ROUNDS} rounds (a decision loop: please report it); "
                           f"the state is in {self.cluster.root}")
 
@@ -214,7 +269,7 @@ class LocalMode:
                     continue
                 phase = status.get("phase") or "Pending"
                 message = status.get("message") or ""
-                if phase not in TERMINAL and phase != "Suspended":
+                if phase not in TERMINAL and phase not in ("Suspended", "Serving"):
                     message = f"still {phase.lower()}: {message or 'nothing more can happen locally'}"
                 found.append(Outcome(kind, body["metadata"]["name"], phase, message, status.get("passed")))
         return found

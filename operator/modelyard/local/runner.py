@@ -54,6 +54,23 @@ def local_process(job: dict[str, Any], home: Path, python: str = sys.executable)
     if command[:3] != ["python", "-m", "modelyard.worker"]:
         raise LocalRunError(f"Job {name}: local mode runs only the Modelyard worker, not {shlex.join(command)}")
     run_dir = home / "jobs" / name
+    env, dropped = container_env(container, home, run_dir)
+    image_copy = None
+    for init in pod.get("initContainers") or []:
+        cp = init.get("command") or []
+        if cp[:3] == ["cp", "-R", "--"] and cp[-1] == f"{IMAGE_MOUNT}/":
+            image_copy = (init["image"], cp[3])
+        else:
+            raise LocalRunError(f"Job {name}: init container {init['name']} cannot run locally")
+    return LocalProcess(
+        job=name, argv=[python, *command[1:]], env=env, workdir=home / "work", termination=run_dir / "termination-log",
+        log=run_dir / "worker.log", image_copy=image_copy, dropped=dropped,
+    )
+
+
+def container_env(container: dict[str, Any], home: Path, run_dir: Path) -> tuple[dict[str, str], list[str]]:
+    """A container's environment as a local process gets it, and the names taken from Secrets
+    on a cluster (here the caller's own environment supplies them)."""
     env: dict[str, str] = {}
     dropped = []
     for item in container.get("env") or []:
@@ -73,17 +90,7 @@ def local_process(job: dict[str, Any], home: Path, python: str = sys.executable)
     # credentials apply: their docker config (the Job's HOME is its work folder, not theirs).
     env.pop("MODELYARD_REGISTRY_AUTH", None)
     env["DOCKER_CONFIG"] = os.environ.get("DOCKER_CONFIG") or str(Path.home() / ".docker")
-    image_copy = None
-    for init in pod.get("initContainers") or []:
-        cp = init.get("command") or []
-        if cp[:3] == ["cp", "-R", "--"] and cp[-1] == f"{IMAGE_MOUNT}/":
-            image_copy = (init["image"], cp[3])
-        else:
-            raise LocalRunError(f"Job {name}: init container {init['name']} cannot run locally")
-    return LocalProcess(
-        job=name, argv=[python, *command[1:]], env=env, workdir=home / "work", termination=run_dir / "termination-log",
-        log=run_dir / "worker.log", image_copy=image_copy, dropped=dropped,
-    )
+    return env, dropped
 
 
 def docker_copy_commands(image: str, path: str, dest: Path, container: str) -> list[list[str]]:

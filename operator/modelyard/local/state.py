@@ -19,8 +19,14 @@ from typing import Any, Iterator
 from modelyard.api import API_VERSION, KINDS
 from modelyard.api.resource import Resource
 from modelyard.api.validation import ManifestError, parse_object, parse_valid
+from modelyard.local import servers
 
 JOB = "Job"
+DEPLOYMENT = "Deployment"
+BUILTIN = (DEPLOYMENT, "Service", "HorizontalPodAutoscaler")
+"""The built-in kinds a ModelDeployment owns, stored as they are (a Deployment's server runs as
+a local process: servers.py)."""
+CHILDREN = (JOB, *BUILTIN)
 CLUSTER = "_cluster"
 """The folder of cluster-scoped objects (ClusterAlgorithm)."""
 EVENTS = "events.jsonl"
@@ -31,6 +37,16 @@ def now_iso() -> str:
 
 
 WORKER_PID = "modelyard.dev/local-worker-pid"
+SERVER_PID = "modelyard.dev/local-server-pid"
+"""The process running a server Deployment (local mode's own annotation)."""
+HTTP_PORT = "modelyard.dev/local-http-port"
+URL = "modelyard.dev/url"
+"""Where a server's REST endpoint listens (handlers/serving.py reads it)."""
+GRPC_PORT = "modelyard.dev/grpc-port"
+"""A pod's gRPC port (handlers/serving.py reads it: local servers share loopback)."""
+CRASHES = 3
+"""The restarts recorded for a server that exited before it was ready (handlers/serving.py takes
+that many as a server that will not come up; local mode does not start it again)."""
 """The process running a local Job's worker (a Job annotation of local mode's own)."""
 
 
@@ -65,6 +81,47 @@ def _stop(job: dict[str, Any]) -> None:
             os.kill(pid, signal.SIGTERM)
         except OSError:
             pass  # it ended meanwhile
+
+
+def _server_pid(body: dict[str, Any]) -> int | None:
+    pid = (body["metadata"].get("annotations") or {}).get(SERVER_PID)
+    try:
+        return int(pid) if pid else None
+    except ValueError:
+        return None
+
+
+def is_server(body: dict[str, Any]) -> bool:
+    return (body["metadata"].get("labels") or {}).get("app.kubernetes.io/component") == "server"
+
+
+def server_running(body: dict[str, Any]) -> bool:
+    """Its process is alive and answers on its port (a pid alone may be another process's now)."""
+    port = (body["metadata"].get("annotations") or {}).get(HTTP_PORT)
+    return bool(port) and servers.alive(_server_pid(body)) and servers.answers(int(port))
+
+
+def crashed(body: dict[str, Any]) -> bool:
+    return any(int(s.get("restartCount") or 0) >= CRASHES
+               for pod in body.get("pods") or [] for s in (pod.get("status") or {}).get("containerStatuses") or [])
+
+
+def _merge(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A JSON merge patch (RFC 7386): None removes a key."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _labelled(body: dict[str, Any], labels: dict[str, str]) -> bool:
+    have = (body.get("metadata") or {}).get("labels") or {}
+    return all(have.get(k) == v for k, v in labels.items())
 
 
 class StateLock:
@@ -132,6 +189,8 @@ class LocalCluster:
 
     def _remove(self, kind: str, namespace: str, name: str) -> None:
         body = self.read(kind, namespace, name)
+        if kind == DEPLOYMENT and body is not None:
+            servers.stop(_server_pid(body))  # its pods go with it
         self._path(kind, namespace, name).unlink(missing_ok=True)
         if body is not None:
             self._collect(body["metadata"].get("uid"))
@@ -141,7 +200,7 @@ class LocalCluster:
         are marked for deletion and wait for them, as on a cluster)."""
         if not uid:
             return
-        for kind in (*KINDS, JOB):
+        for kind in (*KINDS, *CHILDREN):
             for body in list(self.bodies(kind)):
                 owners = body["metadata"].get("ownerReferences") or []
                 if any(o.get("uid") == uid for o in owners):
@@ -166,7 +225,7 @@ class LocalCluster:
         yield self.list(kind, namespace)
 
     def namespaces(self) -> list[str]:
-        found = {p.name for kind in (*KINDS, JOB) if (self.root / kind).is_dir() for p in (self.root / kind).iterdir()}
+        found = {p.name for kind in (*KINDS, *CHILDREN) if (self.root / kind).is_dir() for p in (self.root / kind).iterdir()}
         return sorted(found)
 
     def get_job(self, namespace: str, name: str) -> dict[str, Any] | None:
@@ -198,6 +257,30 @@ class LocalCluster:
     def job_pods(self, namespace: str, job_name: str) -> list[dict[str, Any]]:
         job = self.read(JOB, namespace, job_name)
         return list((job or {}).get("pods") or [])
+
+    def list_deployments(self, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        return [b for b in self.bodies(DEPLOYMENT, namespace) if _labelled(b, labels)]
+
+    def pods(self, namespace: str, labels: dict[str, str]) -> list[dict[str, Any]]:
+        """The pods of the namespace's Deployments (a local server's, recorded on its body)."""
+        return [p for b in self.bodies(DEPLOYMENT, namespace) for p in b.get("pods") or [] if _labelled(p, labels)]
+
+    def kserve_installed(self) -> bool:
+        return False  # local mode serves with the built-in server only (backend auto chooses it)
+
+    def get_builtin(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.read(kind, namespace, name)
+
+    def patch_child(self, kind: str, namespace: str, name: str, body: dict[str, Any], owner_uid: str | None) -> None:
+        """A merge patch of an owned Deployment, Service or autoscaler; stored only when it
+        changes something (a reconcile patches the same replicas and selector every round)."""
+        stored = self.read(kind, namespace, name)
+        owners = ((stored or {}).get("metadata") or {}).get("ownerReferences") or []
+        if stored is None or (owner_uid is not None and not any(o.get("uid") == owner_uid for o in owners)):
+            return
+        patched = _merge(stored, body)
+        if patched != stored:
+            self.write(patched)
 
     def get_training_job(self, namespace: str, kind: str, name: str) -> dict[str, Any] | None:
         """Local mode runs no training jobs: whoever applies a `trainingJob` source has run the
@@ -322,6 +405,61 @@ class LocalCluster:
         if not job["spec"].get("suspend") or status.get("succeeded"):
             job["status"], job["pods"] = status, [pod]
         self.write(job)
+
+    def pending_servers(self) -> list[dict[str, Any]]:
+        """Server Deployments whose process is not running (never started, or gone since: the
+        machine restarted, someone killed it); one that exited before it was ready is not
+        started again (its ModelDeployment rolls it back)."""
+        return [b for b in self.bodies(DEPLOYMENT) if is_server(b) and not crashed(b) and not server_running(b)]
+
+    def _server_pod(self, body: dict[str, Any], status: dict[str, Any], annotations: dict[str, str]) -> dict[str, Any]:
+        template = (body["spec"].get("template") or {}).get("metadata") or {}
+        meta = body["metadata"]
+        return {"metadata": {"name": f"{meta['name']}-local", "namespace": meta["namespace"],
+                             "labels": template.get("labels") or meta.get("labels") or {},
+                             "annotations": annotations, "creationTimestamp": now_iso()},
+                "status": status}
+
+    def server_ready(self, namespace: str, name: str, pid: int, http_port: int, grpc_port: int, url: str) -> None:
+        """The server runs as `pid` and is ready: one ready replica at 127.0.0.1 (local mode runs
+        one process whatever spec.replicas says)."""
+        body = self.read(DEPLOYMENT, namespace, name)
+        if body is None:
+            servers.stop(pid)  # deleted meanwhile
+            return
+        body["metadata"].setdefault("annotations", {}).update(
+            {SERVER_PID: str(pid), HTTP_PORT: str(http_port), GRPC_PORT: str(grpc_port), URL: url})
+        body["status"] = {"replicas": 1, "readyReplicas": 1, "availableReplicas": 1,
+                          "observedGeneration": body["metadata"].get("generation", 1)}
+        started = now_iso()
+        body["pods"] = [self._server_pod(body, {
+            "phase": "Running", "podIP": servers.HOST, "hostIP": servers.HOST, "startTime": started,
+            "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
+            "containerStatuses": [{"name": servers.SERVER_CONTAINER, "ready": True, "restartCount": 0,
+                                   "state": {"running": {"startedAt": started}}}],
+        }, {GRPC_PORT: str(grpc_port)})]
+        self.write(body)
+
+    def server_failed(self, namespace: str, name: str, exit_code: int | None, message: str) -> None:
+        """The server exited (or was stopped) before it was ready: recorded as a crash loop, as
+        the kubelet would after its restarts, with the log's tail as the termination message."""
+        body = self.read(DEPLOYMENT, namespace, name)
+        if body is None:
+            return
+        for key in (SERVER_PID, HTTP_PORT, GRPC_PORT, URL):
+            (body["metadata"].get("annotations") or {}).pop(key, None)
+        body["status"] = {"replicas": 1, "readyReplicas": 0, "unavailableReplicas": 1,
+                          "observedGeneration": body["metadata"].get("generation", 1)}
+        body["pods"] = [self._server_pod(body, {
+            "phase": "Running", "hostIP": servers.HOST,
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady"}],
+            "containerStatuses": [{"name": servers.SERVER_CONTAINER, "ready": False, "restartCount": CRASHES,
+                                   "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                                   "lastState": {"terminated": {"exitCode": exit_code if exit_code is not None else 1,
+                                                                "reason": "Error", "message": message,
+                                                                "finishedAt": now_iso()}}}],
+        }, {})]
+        self.write(body)
 
     def events(self) -> list[dict[str, Any]]:
         path = self.root / EVENTS
