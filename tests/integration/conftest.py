@@ -68,8 +68,11 @@ def quickstart(kube: Kube, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     of its own, for the tests that look at its results."""
     folder = tmp_path_factory.mktemp("quickstart")
     trained = train(folder / "training")
-    docs = {d.body["metadata"]["name"]: d.body for d in load([prepare(QUICKSTART, folder / "manifests", trained)])}
+    docs = {(d.body["kind"], d.body["metadata"]["name"]): d.body
+            for d in load([prepare(QUICKSTART, folder / "manifests", trained)])}
+    wanted = (("Model", "digits"), ("TrainingTemplate", "digits-mlp"), ("TrainingJob", "digits-train"),
+              ("ConversionJob", "digits-onnx-cpu"), ("EvaluationJob", "digits-onnx-cpu-eval"))
     with namespace(kube, "quickstart") as made:
-        made.apply(*(docs[name] for name in ("digits", "digits-mlp", "digits-train", "digits-onnx-cpu", "digits-onnx-cpu-eval")))
+        made.apply(*(docs[key] for key in wanted))
         made.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", "Failed", timeout=300)
         yield made

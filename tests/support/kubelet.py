@@ -12,6 +12,27 @@ containers; `terminationMessagePath` with `FallbackToLogsOnError`; pod status wi
 conditions and container states (exit codes, reasons, messages); graceful deletion (SIGTERM,
 then SIGKILL after the grace period, then the final delete).
 
+Long-running pods (`restartPolicy: Always`: Deployments, ReplicaSets): all main containers run
+at once and stay Running; one that exits is restarted with a kubelet's back-off (the first
+restart at once, then 10 s doubling to 5 minutes, `--crash-backoff` to change the first step),
+reported as `restartCount`, `lastState.terminated` and the waiting reason `CrashLoopBackOff`;
+the pod is never Succeeded or Failed until it is deleted. Probes (tests/support/probes.py):
+startup, readiness and liveness, by httpGet, tcpSocket, grpc or exec, with their delays,
+periods, timeouts and thresholds, decide each container's `started` and `ready` and the pod's
+`ContainersReady` and `Ready` conditions (a container without a readiness probe is ready once
+running); a failed liveness or startup probe restarts the container (`Unhealthy` and `Killing`
+events, as a kubelet writes them).
+
+Pod network (tests/support/podnet.py): every pod gets an address of its own, its
+`status.podIP`/`podIPs` (and `fieldRef: status.podIP`), which probes and clients use. No pod
+has a network namespace here: the stand-in is that every container process is given the address
+as `MODELYARD_SERVE_HOST` and its servers bind it, so two pods serving the same containerPort do
+not collide. The addresses come from a block of 198.18.0.0/15 made local with one route on lo
+when the kubelet may add routes (root), which the EndpointSlice controller can publish, or else
+from 127.X.0.0/16, which it cannot (the API server refuses loopback endpoint addresses). There
+is no kube-proxy: a Service's ClusterIP does not route; its EndpointSlices name the pods' IPs.
+A `hostNetwork` pod has 127.0.0.1.
+
 What stands in for a container runtime (named as such, since no container can run here):
 - images: an image matching a `--host-image` pattern runs on this machine (its `python` is
   this interpreter, so worker images run the installed workers); an image given with
@@ -27,7 +48,8 @@ for a pod's namespace and its `app.kubernetes.io/component` label, the main cont
 that worker result as its termination message and exits 0 (or 1 when `"ok": false`) instead of
 running the worker (`--inline-stand-ins`: the kubelet writes it without starting a process).
 
-Run: `python -m tests.support.kubelet --kubeconfig K --root DIR [--image NAME=DIR ...]`.
+Run: `python -m tests.support.kubelet --kubeconfig K --root DIR [--image NAME=DIR ...]
+[--crash-backoff SECONDS]`.
 """
 
 from __future__ import annotations
@@ -44,6 +66,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,12 +75,16 @@ from typing import Any
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from tests.support.podnet import PodNetwork
+from tests.support.probes import LABEL, LIVENESS, READINESS, STARTUP, Probe, Tracker
+
 log = logging.getLogger("kubelet")
 MERGE = "application/merge-patch+json"
 LEASE_SECONDS = 40
 RENEW_SECONDS = 10
 HOST_IMAGES = ("ghcr.io/modelyard/worker-*", "modelyard/worker-*")
 FALLBACK_LINES, FALLBACK_BYTES, MESSAGE_BYTES = 80, 2048, 4096
+CRASH_BACKOFF, MAX_CRASH_BACKOFF = 10.0, 300.0  # a kubelet's: doubling from 10 s to 5 min
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,12 @@ def now_micro() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+def crash_backoff(crashes: int, initial: float = CRASH_BACKOFF) -> float:
+    """Seconds before restarting a container that exited `crashes + 1` times in a row: the first
+    restart is at once, then 10 s, 20 s, 40 s ... up to 5 minutes (a kubelet's back-off)."""
+    return 0.0 if crashes == 0 else min(initial * 2 ** (crashes - 1), MAX_CRASH_BACKOFF)
+
+
 class WaitingError(Exception):
     """A container cannot start yet (e.g. a missing Secret): reported as its waiting state."""
 
@@ -101,8 +134,11 @@ class WaitingError(Exception):
 class Kubelet:
     def __init__(self, api: client.ApiClient, root: Path, images: dict[str, Path] | None = None,
                  host_images: tuple[str, ...] = HOST_IMAGES, nodes: tuple[NodeShape, ...] = NODES,
-                 env: dict[str, str] | None = None, inline_stand_ins: bool = False) -> None:
+                 env: dict[str, str] | None = None, inline_stand_ins: bool = False,
+                 network: PodNetwork | None = None, crash_backoff: float = CRASH_BACKOFF) -> None:
         self.api, self.root = api, root
+        self.network = network or PodNetwork.claim()
+        self.crash_backoff = crash_backoff
         self.inline_stand_ins = inline_stand_ins
         self.core = client.CoreV1Api(api)
         self.coordination = client.CoordinationV1Api(api)
@@ -220,7 +256,8 @@ class Kubelet:
                 if phase != "Pending":
                     return  # ran under an earlier kubelet process; nothing left to do
                 worker = self.pods[uid] = PodWorker(self, pod)
-                threading.Thread(target=worker.run, name=f"pod-{meta['name']}", daemon=True).start()
+                worker.thread = threading.Thread(target=worker.run, name=f"pod-{meta['name']}", daemon=True)
+                worker.thread.start()
             worker.latest = pod
             if meta.get("deletionTimestamp"):
                 worker.terminate(int(spec.get("terminationGracePeriodSeconds") or 30))
@@ -246,8 +283,8 @@ class Kubelet:
                 "reportingInstance": pod["spec"]["nodeName"]}
         try:
             self.core.create_namespaced_event(meta["namespace"], body)
-        except ApiException as error:
-            log.warning("event on %s failed: %s", meta["name"], error)
+        except ApiException as error:  # e.g. 403 in a namespace being deleted: dropped, as a kubelet's are
+            log.warning("event %s on %s not written: %s %s", reason, meta["name"], error.status, error.reason)
 
     def container_log(self, namespace: str, pod: str, container: str) -> Path | None:
         with self.lock:
@@ -269,21 +306,39 @@ class Kubelet:
             workers = list(self.pods.values())
         for worker in workers:
             worker.terminate(0)
+        deadline = time.monotonic() + 10
+        for worker in workers:  # their processes end before the kubelet does, not orphaned
+            if worker.thread is not None:
+                worker.thread.join(max(0.0, deadline - time.monotonic()))
+        self.network.close()
 
 
 class PodWorker:
-    """Runs one pod from Pending to a terminal phase."""
+    """Runs one pod: init containers in order, then its main containers; with `restartPolicy:
+    Always` (Deployments, ReplicaSets) each main container is kept running, restarted with a
+    kubelet's back-off when it exits, until the pod is deleted; otherwise they run to a
+    terminal phase."""
 
     def __init__(self, kubelet: Kubelet, pod: dict[str, Any]) -> None:
         self.kubelet, self.latest = kubelet, pod
         meta = pod["metadata"]
         self.name, self.namespace, self.uid = meta["name"], meta["namespace"], meta["uid"]
         self.dir = kubelet.root / "pods" / self.uid
-        self.process: subprocess.Popen | None = None
+        self.thread: threading.Thread | None = None
         self.stopping = threading.Event()
+        self.status_lock = threading.RLock()
         self.grace = 30
+        self.ip: str | None = None
         self.statuses: dict[str, dict[str, Any]] = {}
         self.init_statuses: dict[str, dict[str, Any]] = {}
+        # Per container (names are unique across a pod's containers): probe results, restarts,
+        # the last terminated state, and how its paths map onto this machine (for exec probes).
+        self.ready: dict[str, bool] = {}
+        self.started: dict[str, bool] = {}
+        self.restarts: dict[str, int] = {}
+        self.last_state: dict[str, dict[str, Any]] = {}
+        self.exec_context: dict[str, tuple[dict[str, str], Any]] = {}
+        self.running_once = False
         self.reported: set[str] = set()
         self.pulls_failed: dict[str, int] = {}
 
@@ -291,30 +346,46 @@ class PodWorker:
     def spec(self) -> dict[str, Any]:
         return self.latest["spec"]
 
+    @property
+    def always(self) -> bool:
+        return self.spec.get("restartPolicy", "Always") == "Always"
+
     def terminate(self, grace: int) -> None:
         self.grace = min(grace, 10)
         self.stopping.set()
 
     # -- status -----------------------------------------------------------------------------
     def write_status(self, phase: str, **extra: Any) -> None:
+        with self.status_lock:
+            self._write_status(phase, **extra)
+
+    def _write_status(self, phase: str, **extra: Any) -> None:
         current = {c["type"]: c for c in (self.latest.get("status") or {}).get("conditions") or []}
         initialized = all("terminated" in s["state"] and s["state"]["terminated"]["exitCode"] == 0
                           for s in self.init_statuses.values()) and \
             len(self.init_statuses) == len(self.spec.get("initContainers") or [])
-        running = bool(self.statuses) and all("running" in s["state"] for s in self.statuses.values())
-        for status in self.statuses.values():
-            status["ready"] = "running" in status["state"]
-            status["started"] = "running" in status["state"]
-        wanted = {"PodReadyToStartContainers": initialized or bool(self.init_statuses), "Initialized": initialized,
-                  "ContainersReady": running, "Ready": running}
-        for kind, ok in wanted.items():
+        for name, status in list(self.statuses.items()):  # containers start in threads of their own
+            running = "running" in status["state"]
+            status["ready"] = running and self.ready.get(name, False)
+            status["started"] = running and self.started.get(name, False)
+            status["restartCount"] = self.restarts.get(name, 0)
+            if name in self.last_state:
+                status["lastState"] = {"terminated": self.last_state[name]}
+        unready = [c["name"] for c in self.spec["containers"] if not (self.statuses.get(c["name"]) or {}).get("ready")]
+        wanted = {"PodReadyToStartContainers": (initialized or bool(self.init_statuses), ""),
+                  "Initialized": (initialized, ""),
+                  "ContainersReady": (not unready, f"containers with unready status: [{' '.join(unready)}]"),
+                  "Ready": (not unready, f"containers with unready status: [{' '.join(unready)}]")}
+        for kind, (ok, message) in wanted.items():
             value = "True" if ok else "False"
             if current.get(kind, {}).get("status") != value:
                 current[kind] = {"type": kind, "status": value, "lastTransitionTime": now(),
                                  **({} if ok else {"reason": "PodCompleted" if phase in ("Succeeded", "Failed")
-                                                   else "ContainersNotReady"})}
+                                                   else "ContainersNotReady"}),
+                                 **({"message": message} if message and not ok else {})}
+        addresses = {"podIP": self.ip, "podIPs": [{"ip": self.ip}]} if self.ip else {}
         status = {"phase": phase, "conditions": list(current.values()), "hostIP": "127.0.0.1",
-                  "hostIPs": [{"ip": "127.0.0.1"}], "podIP": "127.0.0.1", "podIPs": [{"ip": "127.0.0.1"}],
+                  "hostIPs": [{"ip": "127.0.0.1"}], **addresses,
                   "startTime": (self.latest.get("status") or {}).get("startTime") or now(),
                   "containerStatuses": [self.statuses[c["name"]] for c in self.spec["containers"]
                                         if c["name"] in self.statuses] or None,
@@ -409,7 +480,8 @@ class PodWorker:
         meta = self.latest["metadata"]
         values = {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"], "metadata.uid": meta["uid"],
                   "spec.nodeName": self.spec.get("nodeName", ""), "spec.serviceAccountName": self.spec.get("serviceAccountName", ""),
-                  "status.hostIP": "127.0.0.1", "status.podIP": "127.0.0.1"}
+                  "status.hostIP": "127.0.0.1", "status.hostIPs": "127.0.0.1",
+                  "status.podIP": self.ip or "", "status.podIPs": self.ip or ""}
         match = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", path)
         if match:
             return (meta.get(match.group(1)) or {}).get(match.group(2), "")
@@ -512,7 +584,11 @@ class PodWorker:
                 or k.startswith(("OPENBLAS_", "OMP_", "MKL_"))}
         if "/tmp" in mapping:
             base["TMPDIR"] = mapping["/tmp"]
-        return command, {**base, "HOSTNAME": self.name, **self.kubelet.env, **env}, termination, logs / container["name"]
+        if self.ip:  # the pod's own address: its servers bind it (there is no network namespace)
+            base["MODELYARD_SERVE_HOST"] = self.ip
+        env = {**base, "HOSTNAME": self.name, **self.kubelet.env, **env}
+        self.exec_context[container["name"]] = (env, host)
+        return command, env, termination, logs / container["name"]
 
     def report_once(self, statuses: dict[str, dict[str, Any]], container: dict[str, Any], error: WaitingError,
                     event_reason: str) -> None:
@@ -530,7 +606,7 @@ class PodWorker:
             prepared = self.prepare(container, statuses, volumes)
             if prepared is not None:
                 break
-            self.write_status("Pending")
+            self.write_status("Running" if self.running_once else "Pending")
             self.stopping.wait(2)
         command, env, termination, logfile = prepared
         if not command:  # could not start
@@ -547,34 +623,103 @@ class PodWorker:
             command = [sys.executable, "-c", "import json,os,sys; r=json.loads(sys.argv[1]); "
                        "open(sys.argv[2],'w').write(json.dumps(r)); sys.exit(0 if r.get('ok') else 1)",
                        json.dumps(stand_in), str(termination)]
-        with open(logfile, "wb") as out:
-            self.process = subprocess.Popen(command, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
-            statuses[container["name"]] = self.container_status(container, {"running": {"startedAt": started}})
+        name = container["name"]
+        trackers = self.trackers(container)
+        self.started[name] = STARTUP not in trackers
+        self.ready[name] = self.started[name] and READINESS not in trackers
+        with open(logfile, "ab") as out:  # appended across restarts, as `logs --previous` would show
+            process = subprocess.Popen(command, env=env, cwd=self.dir, stdout=out, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            statuses[name] = self.container_status(container, {"running": {"startedAt": started}})
+            if statuses is self.statuses:
+                self.running_once = True
             self.write_status("Pending" if statuses is self.init_statuses else "Running")
-            self.kubelet.event(self.latest, "Normal", "Started", f"Started container {container['name']}")
-            killed = False
-            while self.process.poll() is None:
+            self.kubelet.event(self.latest, "Normal", "Started", f"Started container {name}")
+            killed = unhealthy = False
+            while process.poll() is None:
                 if self.stopping.wait(0.2) and not killed:
                     killed = True
-                    self.kubelet.event(self.latest, "Normal", "Killing", f"Stopping container {container['name']}")
-                    os.killpg(self.process.pid, signal.SIGTERM)
-                    try:
-                        self.process.wait(self.grace)
-                    except subprocess.TimeoutExpired:
-                        os.killpg(self.process.pid, signal.SIGKILL)
-            code = self.process.wait()
+                    self.kubelet.event(self.latest, "Normal", "Killing", f"Stopping container {name}")
+                    self.kill(process, self.grace)
+                elif not killed and not unhealthy and trackers:
+                    failed = self.probe(container, trackers)
+                    if failed:
+                        unhealthy = True
+                        self.kubelet.event(self.latest, "Normal", "Killing", f"Container {name} failed {failed} "
+                                           "probe, will be restarted")
+                        self.kill(process, int(trackers[failed].probe.spec.get("terminationGracePeriodSeconds")
+                                               or self.spec.get("terminationGracePeriodSeconds") or 30))
+            code = process.wait()
+        self.ready[name] = self.started[name] = False
         code = 128 - code if code < 0 else code
         message = termination.read_text()[-MESSAGE_BYTES:] if termination.exists() else ""
         if not message and code != 0 and container.get("terminationMessagePolicy") == "FallbackToLogsOnError":
             lines = logfile.read_bytes().decode(errors="replace").splitlines()[-FALLBACK_LINES:]
             message = "\n".join(lines)[-FALLBACK_BYTES:]
         terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error", "startedAt": started,
-                      "finishedAt": now(), "containerID": f"process://{container['name']}"}
+                      "finishedAt": now(), "containerID": f"process://{name}"}
         if message:
             terminated["message"] = message
-        statuses[container["name"]] = self.container_status(container, {"terminated": terminated})
+        statuses[name] = self.container_status(container, {"terminated": terminated})
         return None if killed else code
+
+    def kill(self, process: subprocess.Popen, grace: float) -> None:
+        """SIGTERM to the container's process group, SIGKILL after the grace period."""
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(min(grace, 10))
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    # -- probes -----------------------------------------------------------------------------
+    def trackers(self, container: dict[str, Any]) -> dict[str, Tracker]:
+        started = time.monotonic()
+        found = {}
+        for kind, key in ((STARTUP, "startupProbe"), (READINESS, "readinessProbe"), (LIVENESS, "livenessProbe")):
+            if container.get(key):
+                found[kind] = Tracker(Probe(kind, container[key]), started)
+        return found
+
+    def probe(self, container: dict[str, Any], trackers: dict[str, Tracker]) -> str | None:
+        """Run the probes that are due; the kind of a failed liveness or startup probe, if any
+        (the container is then restarted)."""
+        name, moment = container["name"], time.monotonic()
+        ports = {p["name"]: int(p["containerPort"]) for p in container.get("ports") or [] if p.get("name")}
+        order = [STARTUP] if not self.started[name] else [READINESS, LIVENESS]
+        for kind in order:
+            tracker = trackers.get(kind)
+            if tracker is None or not tracker.due(moment):
+                continue
+            ok, why = tracker.probe.check(self.ip or "127.0.0.1", ports, lambda c, t: self.exec_probe(name, c, t))
+            turned = tracker.record(ok, time.monotonic())
+            if not ok:
+                self.unhealthy(name, kind, why)
+            if tracker.failed and kind in (STARTUP, LIVENESS):
+                return kind
+            if turned and kind == STARTUP:
+                self.started[name] = True
+                self.ready[name] = READINESS not in trackers
+                self.write_status("Running")
+            elif turned and kind == READINESS:
+                self.ready[name] = tracker.result
+                self.write_status("Running")
+        return None
+
+    def unhealthy(self, container: str, kind: str, why: str) -> None:
+        """The `Unhealthy` event, once per distinct failure (a kubelet counts repeats into one)."""
+        key = f"probe:{container}:{kind}:{why}"
+        if key not in self.reported:
+            self.reported.add(key)
+            self.kubelet.event(self.latest, "Warning", "Unhealthy", f"{LABEL[kind]} probe failed: {why}")
+
+    def exec_probe(self, container: str, command: list[str], timeout: float) -> int:
+        env, host = self.exec_context[container]
+        args = [host(a) for a in command]
+        if args and args[0] in ("python", "python3"):
+            args[0] = sys.executable
+        return subprocess.run(args, env=env, cwd=self.dir, capture_output=True, timeout=timeout).returncode
 
     def stand_in(self, container: dict[str, Any]) -> dict[str, Any] | None:
         component = (self.latest["metadata"].get("labels") or {}).get("app.kubernetes.io/component", "")
@@ -593,6 +738,8 @@ class PodWorker:
                 self.kubelet.finish_deletion(self.latest)
             with self.kubelet.lock:
                 self.kubelet.pods.pop(self.uid, None)
+            if self.ip and not self.spec.get("hostNetwork"):
+                self.kubelet.network.release(self.ip)
             shutil.rmtree(self.dir / "volumes", ignore_errors=True)
 
     def lifecycle(self) -> None:
@@ -610,6 +757,12 @@ class PodWorker:
                 self.write_status("Pending")
                 if self.stopping.wait(2):
                     return self.stopped()
+        # The pod's sandbox: its address, before any container starts (init containers see it too).
+        if self.spec.get("hostNetwork"):
+            self.ip = "127.0.0.1"
+        else:
+            ports = {int(p["containerPort"]) for c in self.spec["containers"] for p in c.get("ports") or []}
+            self.ip = self.kubelet.network.allocate(sorted(ports))
         for container in self.spec.get("initContainers") or []:
             code = self.run_container(container, self.init_statuses, volumes, None)
             if code is None:
@@ -618,12 +771,49 @@ class PodWorker:
                 for main in self.spec["containers"]:
                     self.waiting(self.statuses, main, "PodInitializing", "")
                 return self.write_status("Failed")
+        if self.always:
+            return self.keep_running(volumes)
         codes = []
         for container in self.spec["containers"]:
             codes.append(self.run_container(container, self.statuses, volumes, self.stand_in(container)))
             if codes[-1] is None:
                 return self.stopped()
         self.write_status("Succeeded" if all(c == 0 for c in codes) else "Failed")
+
+    def keep_running(self, volumes: dict[str, Path]) -> None:
+        """`restartPolicy: Always`: every main container at once, each restarted when it exits,
+        until the pod is deleted; the pod stays Running meanwhile."""
+        threads = [threading.Thread(target=self.restart_forever, args=(c, volumes), daemon=True,
+                                    name=f"pod-{self.name}-{c['name']}") for c in self.spec["containers"]]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.stopped()
+
+    def restart_forever(self, container: dict[str, Any], volumes: dict[str, Path]) -> None:
+        name, crashes = container["name"], 0
+        while not self.stopping.is_set():
+            if name in self.last_state:  # restartCount counts the restarts made, not the exits
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+            began = time.monotonic()
+            code = self.run_container(container, self.statuses, volumes, None)
+            if code is None:
+                return
+            if time.monotonic() - began > 2 * MAX_CRASH_BACKOFF:
+                crashes = 0  # a kubelet forgets the back-off of a container that ran for a while
+            delay = crash_backoff(crashes, self.kubelet.crash_backoff)
+            crashes += 1
+            self.last_state[name] = self.statuses[name]["state"]["terminated"]
+            if delay:
+                message = (f"back-off {delay:g}s restarting failed container={name} "
+                           f"pod={self.name}_{self.namespace}({self.uid})")
+                self.waiting(self.statuses, container, "CrashLoopBackOff", message)
+                self.kubelet.event(self.latest, "Warning", "BackOff",
+                                   f"Back-off restarting failed container {name} in pod {self.name}_{self.namespace}({self.uid})")
+                self.write_status("Running")
+                if self.stopping.wait(delay):
+                    return
 
     def stopped(self) -> None:
         """A pod stopped by deletion: terminal phase first, as the Job controller expects."""
@@ -641,12 +831,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="an image whose filesystem is the folder DIR")
     parser.add_argument("--inline-stand-ins", action="store_true",
                         help="write stand-in worker results without starting a process (benches)")
+    parser.add_argument("--crash-backoff", type=float, default=CRASH_BACKOFF, metavar="SECONDS",
+                        help="the first back-off before restarting a crashing container (doubles up to 5 minutes)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s kubelet %(message)s")
     api = config.new_client_from_config(args.kubeconfig)
     images = dict(item.split("=", 1) for item in args.image)
     kubelet = Kubelet(api, args.root, images={k: Path(v) for k, v in images.items()},
-                      inline_stand_ins=args.inline_stand_ins)
+                      inline_stand_ins=args.inline_stand_ins, crash_backoff=args.crash_backoff)
     signal.signal(signal.SIGTERM, lambda *_: kubelet.stop.set())
     signal.signal(signal.SIGINT, lambda *_: kubelet.stop.set())
     kubelet.serve()
