@@ -33,7 +33,8 @@ def server_pods(ns: Namespace, variant: str) -> list[dict]:
 
 def infer(pod: dict, x: np.ndarray) -> np.ndarray:
     client = grpcclient.InferenceServerClient(f"{pod['status']['podIP']}:8081")
-    tensor = grpcclient.InferInput("x", list(x.shape), "FP32")
+    (name,) = [i.name for i in client.get_model_metadata("digits").inputs]
+    tensor = grpcclient.InferInput(name, list(x.shape), "FP32")
     tensor.set_data_from_numpy(x)
     reply = client.infer("digits", [tensor])
     return reply.as_numpy(reply.get_response().outputs[0].name)

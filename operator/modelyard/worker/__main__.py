@@ -143,6 +143,33 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
         return run_train(job)
 
 
+def _serve(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.serve.server import ServeJob, run_serve
+
+    version = parse_object(_object(args))
+    with tempfile.TemporaryDirectory(dir=args.workdir) as workdir:
+        job = ServeJob(namespace=version.namespace, version=version, store=open_store(args.store), workdir=Path(workdir),
+                       model_name=args.model_name or version.spec.model_ref.name, host=args.host,
+                       http_port=args.http_port, grpc_port=args.grpc_port,
+                       threads=args.threads or len(os.sched_getaffinity(0)), device=args.device)
+        return run_serve(job)
+
+
+def _parity(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.api.validation import parse_object
+    from modelyard.storage import open_store
+    from modelyard.worker.serve.parity import ParityJob, run_parity
+
+    version = parse_object(_object(args))
+    if not args.endpoint:
+        raise SystemExit("modelyard.worker parity: give at least one --endpoint grpc://HOST:PORT or http://HOST:PORT")
+    job = ParityJob(namespace=version.namespace, version=version, store=open_store(args.store), endpoints=args.endpoint,
+                    model_name=args.model_name or version.spec.model_ref.name)
+    return run_parity(job)
+
+
 STAGE = ["start"]
 """The stage the worker is in (fetch, load, export, optimise, quantize, verify, benchmark, upload):
 a failure says where it happened."""
@@ -162,7 +189,8 @@ def _where_the_log_is() -> str:
     return "the job's worker.log (modelyard local logs)"
 
 
-COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete, "train": _train}
+COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete, "train": _train,
+            "serve": _serve, "parity": _parity}
 
 
 def failure(kind: str, reason: str, message: str) -> dict[str, Any]:
@@ -212,6 +240,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=os.environ.get("MODELYARD_WORKDIR"), help="scratch folder")
     parser.add_argument("--image-root", default=os.environ.get("MODELYARD_IMAGE_ROOT", MOUNT))
     parser.add_argument("--template-dir", default=os.environ.get("MODELYARD_TEMPLATE_DIR"))
+    parser.add_argument("--model-name", help="serve/parity: the served model's name (default: spec.modelRef.name)")
+    parser.add_argument("--http-port", type=int, default=8080, help="serve: the REST port (OIP and /metrics)")
+    parser.add_argument("--grpc-port", type=int, default=8081, help="serve: the gRPC port (OIP)")
+    parser.add_argument("--host", default=os.environ.get("MODELYARD_SERVE_HOST") or "0.0.0.0",
+                        help="serve: the address to listen on (else $MODELYARD_SERVE_HOST, else 0.0.0.0)")
+    parser.add_argument("--threads", type=int, default=0, help="serve: the runtime's threads (default: the CPUs given)")
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="serve: where the model runs")
+    parser.add_argument("--endpoint", action="append", default=[],
+                        help="parity: grpc://HOST:PORT or http://HOST:PORT of a replica (repeat for each)")
     parser.add_argument(
         "--termination-log",
         default=os.environ.get("MODELYARD_TERMINATION_LOG", "/dev/termination-log"),

@@ -92,3 +92,13 @@ def test_local_objects_read_what_local_mode_stores_and_see_every_change(tmp_path
     assert {v["metadata"]["name"]: v.get("status", {}).get("phase") for v in objects.list("ModelVersion", None)}["digits-fp16"] == "Importing"
     cluster.delete("ModelVersion", NS, "digits-fp16")
     assert "digits-fp16" not in [v["metadata"]["name"] for v in objects.list("ModelVersion", None)]
+
+
+def test_the_model_page_lists_its_deployments_with_what_they_serve_and_live_parity():
+    page = model_page(snapshot(world()), NS, "digits")
+    (row,) = page.data["deployments"]
+    assert row["name"] == "digits-arm" and row["phase"] == "Serving" and row["hardware"] == "arm"
+    assert row["variant"] == "digits-int8" and row["variantHref"] == f"/versions/{NS}/digits-int8"
+    assert row["format"] == "onnx-int8" and row["parity"] is True and row["rejected"] == "digits-fp16"
+    assert row["url"] == "http://serve-digits-arm.ml.svc:8080/v2/models/digits"
+    assert model_page(snapshot(world()), NS, "fresh").data["deployments"] == []

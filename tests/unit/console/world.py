@@ -92,8 +92,15 @@ def world(report_uri: str | None = None, curves_uri: str | None = None) -> dict[
         "phase": "Failed", "failure": {"reason": "InvalidHyperparameter", "message": "epochs must be at most 1000"},
         "conditions": [{"type": "Stalled", "status": "True", "reason": "InvalidHyperparameter",
                         "message": "epochs must be at most 1000", "lastTransitionTime": "2026-11-22T11:10:01Z"}]})
+    deployment = _placed(b.model_deployment("digits-arm", modelRef={"name": "digits"}, versionRef={"name": "digits-int8"},
+                                            hardware="arm"), "2026-11-22T10:40:00Z", {
+        "phase": "Serving", "backend": "builtin", "url": "http://serve-digits-arm.ml.svc:8080/v2/models/digits",
+        "serving": {"version": "digits-int8", "variant": "digits-int8", "format": "onnx-int8"},
+        "parity": {"variant": "digits-int8", "passed": True, "samples": 8, "message": "8 samples match on 2 replicas"},
+        "rejected": {"variant": "digits-fp16", "reason": "ParityFailed", "message": "output logits differs by 0.31"},
+        "conditions": _ready("serving digits-int8")})
     return {"Model": [model, fresh], "ModelVersion": [source, int8, fp16], "ConversionJob": [conversion, converting],
-            "EvaluationJob": [base_eval, int8_eval], "TrainingJob": [training, failed]}
+            "EvaluationJob": [base_eval, int8_eval], "TrainingJob": [training, failed], "ModelDeployment": [deployment]}
 
 
 def snapshot(objects: dict[str, list[dict[str, Any]]]) -> Snapshot:

@@ -16,6 +16,7 @@ WATCHED = {
     "ModelVersion": ("Pending", "Importing"),
     "ConversionJob": ("Pending", "Running"),
     "EvaluationJob": ("Pending", "Running"),
+    "ModelDeployment": ("Pending", "Deploying", "Verifying", "Canary"),
 }
 """Kinds whose work runs in Jobs, and the phases in which it is still on its way."""
 

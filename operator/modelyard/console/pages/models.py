@@ -148,12 +148,34 @@ def model_page(snap: Snapshot, namespace: str, name: str, page: str | None = Non
     inline = len(nodes) <= LINEAGE_INLINE
     data = {
         "model": info,
+        "deployments": deployment_rows(snap, namespace, name),
         "versions": rows, "paging": paging.as_dict(lambda n: links.model(namespace, name, q=q, page=n)), "filter": {"q": q},
         "compare": links.compare(namespace, name),
         "lineage": {"href": links.lineage(namespace, name), "drawnHere": inline},
     }
     pictures = {"lineage": lineage.svg(name, nodes, _linker(namespace))} if inline else {}
     return Page("model.html", f"Model {name}", data, pictures)
+
+
+def deployment_rows(snap: Snapshot, namespace: str, model: str) -> list[dict[str, Any]]:
+    """The model's ModelDeployments: what each serves, where, and whether its live endpoint
+    reproduced the outputs recorded at conversion."""
+    rows = []
+    for body in snap.in_namespace("ModelDeployment", namespace):
+        if lookup(body, ".spec.modelRef.name") != model:
+            continue
+        name = body["metadata"]["name"]
+        variant = lookup(body, ".status.serving.variant")
+        rows.append({
+            "name": name, "href": links.obj("ModelDeployment", namespace, name), "phase": phase(body),
+            "message": message(body), "hardware": lookup(body, ".spec.hardware"), "backend": lookup(body, ".status.backend"),
+            "variant": variant, "variantHref": links.version(namespace, variant) if variant else None,
+            "format": lookup(body, ".status.serving.format"), "url": lookup(body, ".status.url"),
+            "canary": lookup(body, ".status.canary.variant"), "parity": lookup(body, ".status.parity.passed"),
+            "parityMessage": lookup(body, ".status.parity.message"),
+            "rejected": lookup(body, ".status.rejected.variant"),
+        })
+    return sorted(rows, key=lambda r: r["name"])
 
 
 def lineage_page(snap: Snapshot, namespace: str, name: str) -> Page:

@@ -22,6 +22,7 @@ from modelyard.storage.layout import RESULT, Manifest, VersionWriter, read_manif
 from modelyard.worker.convert import benchmark as benchmarking
 from modelyard.worker.convert import shapes
 from modelyard.worker.convert import inputs as sample_inputs
+from modelyard.worker.convert import parity_samples
 from modelyard.worker.convert import triton
 from modelyard.worker.convert.build import build, check_pair, output_format
 from modelyard.worker.convert.errors import INVALID_SPEC, ConversionError
@@ -98,6 +99,7 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
     converted_runner = built.runner()
     verification = None
+    parity: bytes | None = None
     if verifying:
         job.stage("verify")
 
@@ -105,9 +107,14 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
             return shapes.fit(given, case) if given else shapes.generate(source.signature, case, vocabulary=source.vocabulary)
 
         outputs = source.signature.outputs
+        tol = tolerance(target, spec.verify)
         verification = verify(source_runner, converted_runner, chosen, data, [t.name for t in outputs],
-                              tolerance(target, spec.verify), [layout.outputs.get(t.name) for t in outputs],
-                              signature)
+                              tol, [layout.outputs.get(t.name) for t in outputs], signature)
+        # only the cases verification kept (it drops an optional size the source refuses)
+        verified = [case for case in chosen if shapes.record([case])[0] in verification["shapes"]]
+        parity = parity_samples.record(converted_runner, parity_samples.choose(verified, data),
+                                       [t.name for t in signature.inputs], [t.name for t in outputs], tol,
+                                       output_format(target.format))
         verification["inputs"] = "given" if given else "generated"
         weak = [] if given else shapes.weak_inputs(source.signature, source.vocabulary)
         notes = [verification.get("note", "")]
@@ -134,7 +141,7 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     )
 
     job.stage("upload")
-    return _store(job, source, built, name, model, version, prefix, verification, bench, signature)
+    return _store(job, source, built, name, model, version, prefix, verification, bench, signature, parity)
 
 
 def _fits(case: shapes.Case, fixed: dict[str, dict[int, int]]) -> bool:
@@ -202,7 +209,8 @@ def _npz(job: ConvertJob, source: Source, uri: str | None) -> Batch | None:
 
 
 def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, version: str, prefix: str,
-           verification: dict[str, Any] | None, bench: dict[str, Any], signature: Signature) -> dict[str, Any]:
+           verification: dict[str, Any] | None, bench: dict[str, Any], signature: Signature,
+           parity: bytes | None = None) -> dict[str, Any]:
     target = job.spec.target
     fmt = output_format(target.format)
     tools = tool_versions(*TOOLS)
@@ -228,6 +236,8 @@ def _store(job: ConvertJob, source: Source, built: Any, name: str, model: str, v
             steps, built.commands, tools,
         ).encode()
     }
+    if parity is not None:
+        extra[parity_samples.FILE] = parity
     if triton.supports(fmt):
         extra["config.pbtxt"] = triton.config_pbtxt(name, fmt, signature, target.hardware).encode()
     writer = VersionWriter(job.store, prefix)

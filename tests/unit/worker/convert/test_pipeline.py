@@ -59,7 +59,7 @@ def test_converts_verifies_and_stores(store, tmp_path: Path, kind: str, format: 
     manifest, digest = verify_version(store, prefix)
     assert result["artifact"]["digest"] == digest
     paths = sorted(f.path for f in manifest.files)
-    assert paths == sorted(MODEL_FILES[stored] + ["config.pbtxt", "reproduce.sh"])
+    assert paths == sorted(MODEL_FILES[stored] + ["config.pbtxt", "parity.npz", "reproduce.sh"])
     assert manifest.format == stored and manifest.name == "net-convert"
     assert manifest.lineage["parentVersion"] == m.SOURCE and manifest.lineage["conversionJob"] == "net-convert"
     assert manifest.lineage["steps"] and manifest.tools["torch"] and manifest.lineage["tools"]["onnxruntime"]
