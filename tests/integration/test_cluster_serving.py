@@ -6,10 +6,14 @@ rolled back with A serving, then passes once the runtime is right and is promote
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 import tritonclient.grpc as grpcclient
 
 from modelyard.storage.layout import verify_version
@@ -17,6 +21,16 @@ from tests.integration.test_cluster_workers import store
 from tests.support.controlplane import Namespace, wait_until
 
 PERTURBED = Path(__file__).resolve().parents[1] / "support" / "perturbed_runtime"
+
+
+@pytest.fixture
+def perturbed() -> Iterator[Path]:
+    """The broken runtime's folder where the process kubelet leaves the path alone: it stands in
+    for mounts by rewriting paths under a pod's mount points (/work, /tmp)."""
+    folder = Path(tempfile.mkdtemp(prefix="modelyard-perturbed-", dir="/var/tmp"))
+    shutil.copy(PERTURBED / "sitecustomize.py", folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def deployment(version: str, env: list[dict[str, str]] | None = None) -> dict:
@@ -51,7 +65,8 @@ def second_variant(ns: Namespace) -> None:
               "spec": {**evaluation["spec"], "modelVersionRef": {"name": "digits-onnx-cpu-b"}}})
 
 
-def test_serve_verify_roll_back_and_promote_on_the_real_cluster(quickstart: Namespace, monkeypatch, tmp_path: Path):
+def test_serve_verify_roll_back_and_promote_on_the_real_cluster(quickstart: Namespace, monkeypatch, tmp_path: Path,
+                                                                perturbed: Path):
     ns = quickstart
     second_variant(ns)
     ns.apply(deployment("digits-onnx-cpu"))
@@ -75,7 +90,7 @@ def test_serve_verify_roll_back_and_promote_on_the_real_cluster(quickstart: Name
 
     # B behind a runtime that computes something else: parity fails, A keeps serving.
     ns.wait_phase("evaluationjobs", "digits-onnx-cpu-b-eval", "Succeeded", "Failed", timeout=300)
-    ns.apply(deployment("digits-onnx-cpu-b", env=[{"name": "PYTHONPATH", "value": str(PERTURBED)}]))
+    ns.apply(deployment("digits-onnx-cpu-b", env=[{"name": "PYTHONPATH", "value": str(perturbed)}]))
     back = ns.wait_status("modeldeployments", "digits-serve", "B rolled back",
                           lambda s: (s.get("rejected") or {}).get("variant") == "digits-onnx-cpu-b", timeout=300)
     assert back["rejected"]["reason"] == "ParityFailed" and "differs by" in back["rejected"]["message"]

@@ -75,6 +75,10 @@ class RolloutSpec(ApiModel):
     are sent to every new replica and compared with the recorded outputs within the version's
     verification tolerance. `Required` refuses a variant without recorded samples;
     `IfRecorded` skips the check for such a variant (said in status); `Off` skips it."""
+    max_error_percent: Annotated[float, Field(ge=0, le=100)] = 1.0
+    """A canary whose servers failed more than this share of the requests they served (server
+    errors, not a client's bad requests; read from their own metrics) when it is judged is
+    rolled back."""
     ready_timeout_seconds: Annotated[int, Field(ge=30, le=7200)] = 600
     """How long a new version's servers may take to become ready before it is rolled back."""
 

@@ -106,19 +106,13 @@ class KServeRollout(Rollout):
             self.decision.patches.append(ChildPatch(name=manifest["metadata"]["name"], body=body, kind=KIND))
 
     def _decide_choice(self) -> Decision:
-        from modelyard.core.variants import choose
-
-        choice = choose(self.dep, self.related.versions, self.related.conversions)
-        if isinstance(choice, NoChoice):
-            return self._no_choice(choice)
-        if self.related.model is None:
-            return self._no_choice(NoChoice("ModelNotFound", f"Model {self.dep.spec.model_ref.name!r} does not exist"))
-        rejected = self.body.get("rejected") or {}
-        digest = choice.variant.status.artifact.digest if choice.variant.status and choice.variant.status.artifact else None
-        held = (rejected.get("variant") == choice.variant.name and rejected.get("digest") == digest
-                and rejected.get("generation") == self.dep.metadata.generation)
+        choice = self._choose()
+        if isinstance(choice, Decision):
+            return choice
+        rejected = self._rejected(choice)
         serving = (self.body.get("serving") or {}).get("variant")
-        if held:
+        held = rejected is not None
+        if rejected is not None:
             choice = self._previous_choice() or choice
             if serving is None:
                 return self._held_back(choice, rejected)
@@ -226,10 +220,7 @@ class KServeRollout(Rollout):
 
     def _kserve_roll_back(self, choice: Choice, reason: str, message: str) -> Decision:
         variant = choice.variant
-        digest = variant.status.artifact.digest if variant.status and variant.status.artifact else None
-        self.body["rejected"] = {k: v for k, v in {
-            "variant": variant.name, "digest": digest, "reason": reason, "message": message[:4000],
-            "generation": self.dep.metadata.generation}.items() if v is not None}
+        self._record_rejection(variant, reason, message)
         self.body.pop("candidate", None)
         self.body.pop("canary", None)
         self.decision.requeue_after = 3.0

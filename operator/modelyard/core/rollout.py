@@ -49,6 +49,8 @@ class Server:
     """Why it will not become ready (progress deadline exceeded, a crash-looping server)."""
     endpoints: tuple[str, ...] = ()
     """`grpc://host:port` of each ready replica."""
+    metrics: tuple[str, ...] = ()
+    """`http://host:port/metrics` of each ready replica."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,10 @@ class Related:
     model: Model | None
     versions: list[ModelVersion]
     conversions: list[ConversionJob]
+
+
+def digest_of(version: ModelVersion) -> str | None:
+    return version.status.artifact.digest if version.status and version.status.artifact else None
 
 
 def has_parity_samples(variant: ModelVersion) -> bool:
@@ -104,9 +110,8 @@ class Rollout:
 
     def _variant_record(self, choice: Choice, **extra: Any) -> dict[str, Any]:
         variant = choice.variant
-        digest = variant.status.artifact.digest if variant.status and variant.status.artifact else None
         record = {"version": choice.version.name, "variant": variant.name, "format": choice.format,
-                  "digest": digest, "reason": choice.reason, **extra}
+                  "digest": digest_of(variant), "reason": choice.reason, **extra}
         return {k: v for k, v in record.items() if v is not None}
 
     def _server(self, variant: str) -> Server | None:
@@ -170,19 +175,31 @@ class Rollout:
             # Its servers are gone (deleted by hand): start again from nothing.
             self.body.pop("serving", None)
             serving = None
+        choice = self._choose()
+        if isinstance(choice, Decision):
+            return choice
+        rejected = self._rejected(choice)
+        if rejected is not None:
+            return self._held_back(choice, rejected)
+        if serving and serving.get("variant") == choice.variant.name:
+            return self._steady(choice)
+        return self._roll_to(choice)
+
+    def _choose(self) -> Choice | Decision:
+        """The variant to serve, or the decision that says why there is none."""
         choice = choose(self.dep, self.related.versions, self.related.conversions)
         if isinstance(choice, NoChoice):
             return self._no_choice(choice)
         if self.related.model is None:
             return self._no_choice(NoChoice("ModelNotFound", f"Model {self.dep.spec.model_ref.name!r} does not exist"))
+        return choice
+
+    def _rejected(self, choice: Choice) -> dict[str, Any] | None:
+        """The rollback record when `choice` was rolled back under this spec, artifact and all."""
         rejected = self.body.get("rejected") or {}
-        digest = choice.variant.status.artifact.digest if choice.variant.status and choice.variant.status.artifact else None
-        if (rejected.get("variant") == choice.variant.name and rejected.get("digest") == digest
-                and rejected.get("generation") == self.dep.metadata.generation):
-            return self._held_back(choice, rejected)
-        if serving and serving.get("variant") == choice.variant.name:
-            return self._steady(choice)
-        return self._roll_to(choice)
+        same = (rejected.get("variant") == choice.variant.name and rejected.get("digest") == digest_of(choice.variant)
+                and rejected.get("generation") == self.dep.metadata.generation)
+        return rejected if same else None
 
     def _no_choice(self, why: NoChoice) -> Decision:
         self.decision.requeue_after = None if why.final else WAIT_SECONDS
@@ -280,6 +297,11 @@ class Rollout:
             return self._canary(choice, server, canary)
         return self._verify(choice, server, round_="")
 
+    def _record_rejection(self, variant: ModelVersion, reason: str, message: str) -> None:
+        self.body["rejected"] = {k: v for k, v in {
+            "variant": variant.name, "digest": digest_of(variant), "reason": reason, "message": message[:4000],
+            "generation": self.dep.metadata.generation}.items() if v is not None}
+
     def _canary_replicas(self) -> int:
         percent = self.rollout.canary_percent if self.rollout else 0
         return canary_split(self.total, percent)[1] if percent else 1
@@ -317,8 +339,11 @@ class Rollout:
         observed = self.observed.parity.get(name, JobObservation("Missing"))
         if observed.phase == "Missing":
             profile = self.profiles.get(self.dep.spec.hardware) or self.profiles["cpu"]
+            # The canary's judgement also reads how many requests its servers failed.
+            judged = list(server.metrics) if round_ else []
+            limit = (self.rollout.max_error_percent if self.rollout else 1.0) / 100
             self.decision.create.append(build_parity_job(self.dep, variant, self.related.model, list(server.endpoints),
-                                                         name, profile, self.settings))
+                                                         name, profile, self.settings, metrics=judged, max_error_rate=limit))
             message = f"checking {variant.name}'s live parity on {len(server.endpoints)} replica(s) (Job {name})"
             return self._progress("Verifying", "VerifyingParity", message)
         if observed.phase in ("Pending", "Running", "Foreign"):
@@ -390,10 +415,7 @@ class Rollout:
     def _roll_back(self, choice: Choice, reason: str, message: str) -> Decision:
         variant = choice.variant
         previous = (self.body.get("serving") or {}).get("variant")
-        digest = variant.status.artifact.digest if variant.status and variant.status.artifact else None
-        self.body["rejected"] = {k: v for k, v in {
-            "variant": variant.name, "digest": digest, "reason": reason, "message": message[:4000],
-            "generation": self.dep.metadata.generation}.items() if v is not None}
+        self._record_rejection(variant, reason, message)
         self.body.pop("candidate", None)
         self.body.pop("canary", None)
         self.decision.deletes.append(ChildRef("Deployment", server_name(self.dep, variant.name)))

@@ -125,7 +125,8 @@ def choose_variant(deployment: ModelDeployment, version: ModelVersion, versions:
     best = sorted(passed, key=lambda v: (-speed.get(v.name, 1.0), order.index(formats[v.name]), v.name))[0]
     why = f"{formats[best.name]} for {hardware}"
     if best.name in speed:
-        why += f", {speed_phrase(speed[best.name])} than {version.name} (measured by its ConversionJob)"
+        source = (best.spec.lineage.parent_version if best.spec.lineage else None) or version.name
+        why += f", {speed_phrase(speed[best.name])} than {source} (measured by its ConversionJob)"
     if len(passed) > 1:
         why += f"; chosen over {', '.join(v.name for v in passed if v is not best)}"
     return Choice(version=version, variant=best, format=formats[best.name], reason=why + "; gates passed")

@@ -11,7 +11,7 @@ from modelyard.core.jobstate import JobObservation
 from modelyard.core.kserving import KServeObserved, isvc_variant, kserve_parity_name_for
 from modelyard.core.rollout import Observed, Server
 from modelyard.workloads.naming import label_value
-from modelyard.workloads.serving import (DEPLOYMENT_LABEL, GRPC_PORT, VARIANT_LABEL, grpc_address, parity_job_name,
+from modelyard.workloads.serving import (DEPLOYMENT_LABEL, GRPC_PORT, HTTP_PORT, VARIANT_LABEL, grpc_address, parity_job_name,
                                          service_name, service_url)
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 GRPC_PORT_ANNOTATION = "modelyard.dev/grpc-port"
 """A pod's gRPC port where it is not the standard one (local mode's servers share loopback)."""
+HTTP_PORT_ANNOTATION = "modelyard.dev/http-port"
 HTTP_URL_ANNOTATION = "modelyard.dev/url"
 """Local mode: where a server's REST endpoint listens."""
 CRASHES_BEFORE_FAILURE = 3
@@ -32,6 +33,14 @@ def _owned(body: dict[str, Any], uid: str | None) -> bool:
 def _ready(pod: dict[str, Any]) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _metrics(pod: dict[str, Any]) -> str | None:
+    ip = (pod.get("status") or {}).get("podIP")
+    if not ip:
+        return None
+    port = ((pod.get("metadata") or {}).get("annotations") or {}).get(HTTP_PORT_ANNOTATION) or HTTP_PORT
+    return f"http://{ip}:{port}/metrics"
 
 
 def _endpoint(pod: dict[str, Any]) -> str | None:
@@ -66,6 +75,7 @@ def server_state(body: dict[str, Any], pods: list[dict[str, Any]]) -> Server:
     status = body.get("status") or {}
     ready_pods = [p for p in pods if _ready(p) and not (p.get("metadata") or {}).get("deletionTimestamp")]
     endpoints = tuple(sorted(e for e in (_endpoint(p) for p in ready_pods) if e))
+    metrics = tuple(sorted(m for m in (_metrics(p) for p in ready_pods) if m))
     return Server(
         name=body["metadata"]["name"],
         uid=body["metadata"].get("uid") or "",
@@ -73,6 +83,7 @@ def server_state(body: dict[str, Any], pods: list[dict[str, Any]]) -> Server:
         ready=int(status.get("readyReplicas") or 0),
         failure=_deadline(body) or crash_loop(pods),
         endpoints=endpoints,
+        metrics=metrics,
     )
 
 

@@ -44,6 +44,8 @@ URL = "modelyard.dev/url"
 """Where a server's REST endpoint listens (handlers/serving.py reads it)."""
 GRPC_PORT = "modelyard.dev/grpc-port"
 """A pod's gRPC port (handlers/serving.py reads it: local servers share loopback)."""
+POD_HTTP_PORT = "modelyard.dev/http-port"
+"""A pod's REST port, where its /metrics are read (handlers/serving.py)."""
 CRASHES = 3
 """The restarts recorded for a server that exited before it was ready (handlers/serving.py takes
 that many as a server that will not come up; local mode does not start it again)."""
@@ -437,7 +439,7 @@ class LocalCluster:
             "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": started}],
             "containerStatuses": [{"name": servers.SERVER_CONTAINER, "ready": True, "restartCount": 0,
                                    "state": {"running": {"startedAt": started}}}],
-        }, {GRPC_PORT: str(grpc_port)})]
+        }, {GRPC_PORT: str(grpc_port), POD_HTTP_PORT: str(http_port)})]
         self.write(body)
 
     def server_failed(self, namespace: str, name: str, exit_code: int | None, message: str) -> None:

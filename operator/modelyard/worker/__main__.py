@@ -166,7 +166,8 @@ def _parity(args: argparse.Namespace) -> dict[str, Any]:
     if not args.endpoint:
         raise SystemExit("modelyard.worker parity: give at least one --endpoint grpc://HOST:PORT or http://HOST:PORT")
     job = ParityJob(namespace=version.namespace, version=version, store=open_store(args.store), endpoints=args.endpoint,
-                    model_name=args.model_name or version.spec.model_ref.name)
+                    model_name=args.model_name or version.spec.model_ref.name, metrics=args.metrics,
+                    max_error_rate=args.max_error_rate)
     return run_parity(job)
 
 
@@ -249,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="serve: where the model runs")
     parser.add_argument("--endpoint", action="append", default=[],
                         help="parity: grpc://HOST:PORT or http://HOST:PORT of a replica (repeat for each)")
+    parser.add_argument("--metrics", action="append", default=[],
+                        help="parity: a replica's /metrics URL whose error rate is judged too (repeat for each)")
+    parser.add_argument("--max-error-rate", type=float, default=0.01,
+                        help="parity: the largest fraction of failed requests a replica may have served")
     parser.add_argument(
         "--termination-log",
         default=os.environ.get("MODELYARD_TERMINATION_LOG", "/dev/termination-log"),

@@ -176,14 +176,19 @@ def parity_job_name(deployment: ModelDeployment, variant: str, server_uid: str, 
 
 
 def build_parity_job(deployment: ModelDeployment, variant: ModelVersion, model: Model, endpoints: list[str],
-                     name: str, profile: HardwareProfile, settings: Settings) -> dict[str, Any]:
-    """The Job replaying `variant`'s recorded samples against each of `endpoints` (gRPC)."""
+                     name: str, profile: HardwareProfile, settings: Settings, metrics: list[str] | None = None,
+                     max_error_rate: float = 0.01) -> dict[str, Any]:
+    """The Job replaying `variant`'s recorded samples against each of `endpoints` (gRPC); with
+    `metrics`, the replicas' error rates are judged too (a canary's analysis)."""
     job = _owned_worker(deployment, variant, model, "parity", profile, settings,
                         {"requests": {"cpu": "100m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}})
     job["metadata"]["name"] = name
     container = job["spec"]["template"]["spec"]["containers"][0]
     container["command"] = ["python", "-m", "modelyard.worker", "parity", "--model-name", served_name(deployment),
                             *[arg for endpoint in endpoints for arg in ("--endpoint", endpoint)]]
+    if metrics:
+        container["command"] += [*[arg for url in metrics for arg in ("--metrics", url)],
+                                 "--max-error-rate", f"{max_error_rate:g}"]
     # A parity check needs no accelerator: it only sends requests.
     pod = job["spec"]["template"]["spec"]
     for key in ("limits", "requests"):

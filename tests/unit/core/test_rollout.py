@@ -37,7 +37,8 @@ def decide(d, versions=(A, B), servers=(), service=None, parity=None, now=NOW):
 
 def server(d, variant, ready=1, replicas=1, failure=None):
     return Server(name=server_name(d, variant), uid=f"{variant}-uid", replicas=replicas, ready=ready, failure=failure,
-                  endpoints=tuple(f"grpc://127.0.0.{i + 2}:8081" for i in range(ready)))
+                  endpoints=tuple(f"grpc://127.0.0.{i + 2}:8081" for i in range(ready)),
+                  metrics=tuple(f"http://127.0.0.{i + 2}:8080/metrics" for i in range(ready)))
 
 
 def parity_result(passed, message="", reason=None):
@@ -181,6 +182,9 @@ def test_canary_takes_its_share_of_replicas_then_is_judged_again_and_promoted():
     analysis = decide(d, servers=[old, new], service=selector(d, None), parity={first: parity_result(True)}, now=later)
     second = parity_job_name(d, "classifier-2-0-0", new.uid, "analysis")
     assert [m["metadata"]["name"] for m in analysis.create] == [second]
+    command = analysis.create[0]["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert command[command.index("--metrics") + 1] == "http://127.0.0.2:8080/metrics"  # its error rate is judged too
+    assert command[command.index("--max-error-rate") + 1] == "0.01"
     done = decide(d, servers=[old, new], service=selector(d, None),
                   parity={first: parity_result(True), second: parity_result(True)}, now=later)
     assert done.status["serving"]["variant"] == "classifier-2-0-0" and "canary" not in done.status

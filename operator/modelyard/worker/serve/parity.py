@@ -19,6 +19,7 @@ from modelyard.storage.base import Store
 from modelyard.storage.layout import open_verified, read_manifest, version_prefix
 from modelyard.worker.convert.parity_samples import FILE
 from modelyard.worker.convert.verify import REL_FLOOR
+from modelyard.worker.serve.errorrate import judge, read_error_rate
 from modelyard.worker.serve.errors import ServeError
 from modelyard.worker.serve.tensors import datatype_of
 
@@ -32,6 +33,9 @@ class ParityJob:
     store: Store
     endpoints: list[str]
     model_name: str
+    metrics: list[str] | None = None
+    """The servers' `/metrics` URLs, whose error rate is judged too (a canary's analysis)."""
+    max_error_rate: float = 0.01
 
 
 @dataclass
@@ -64,9 +68,17 @@ def run_parity(job: ParityJob) -> dict[str, Any]:
                    f"{max((o['maxAbsDiff'] for o in outputs), default=0.0):.3g}; atol {samples.atol:g}, rtol {samples.rtol:g})")
     else:
         message = "; ".join(f["worst"] for f in figures.values() if not f["passed"])
-    return {"ok": True, "kind": "parity", "phase": "Succeeded", "passed": passed, "samples": count,
-            "endpoints": list(job.endpoints), "outputs": outputs, "reason": "ParityPassed" if passed else "ParityFailed",
-            "message": message[:1024]}
+    reason = "ParityPassed" if passed else "ParityFailed"
+    result = {"ok": True, "kind": "parity", "phase": "Succeeded", "passed": passed, "samples": count,
+              "endpoints": list(job.endpoints), "outputs": outputs}
+    if job.metrics:
+        rates = [read_error_rate(url) for url in job.metrics]
+        result["errorRates"] = [{"url": r.url, "requests": r.requests, "failed": r.failed} for r in rates]
+        too_many = judge(rates, job.max_error_rate)
+        if passed and too_many:
+            passed, reason, message = False, "ErrorRateExceeded", too_many
+        result["passed"] = passed
+    return {**result, "reason": reason, "message": message[:1024]}
 
 
 def load_samples(job: ParityJob) -> Samples:

@@ -57,10 +57,10 @@ def conversions(tmp_path_factory: pytest.TempPathFactory) -> tuple[FileStore, di
 
 
 def parity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: FileStore, version: ModelVersion,
-           *endpoints: str) -> tuple[int, dict]:
+           *endpoints: str, extra: tuple[str, ...] = ()) -> tuple[int, dict]:
     termination = tmp_path / "parity.termination"
     monkeypatch.setenv("MODELYARD_OBJECT", version_json(version))
-    args = ["parity", "--store", store.uri, "--termination-log", str(termination), "--model-name", m.MODEL]
+    args = ["parity", "--store", store.uri, "--termination-log", str(termination), "--model-name", m.MODEL, *extra]
     for endpoint in endpoints:
         args += ["--endpoint", endpoint]
     code = main(args)
@@ -124,3 +124,23 @@ def test_a_version_without_samples_and_an_endpoint_that_does_not_answer(conversi
     assert code == 1 and result["reason"] == "EndpointUnreachable" and nobody in result["message"]
     code, result = parity(tmp_path, monkeypatch, store, versions["onnx"], f"http://127.0.0.1:{free_port()}")
     assert code == 1 and result["reason"] == "EndpointUnreachable"
+
+
+def test_a_canarys_judgement_counts_the_requests_its_servers_failed(servers, conversions, tmp_path, monkeypatch):
+    store, versions = conversions
+    good = servers.start(store, versions["onnx"])
+    good.wait_ready()
+    metrics = f"http://{good.http}/metrics"
+    code, result = parity(tmp_path, monkeypatch, store, versions["onnx"], f"grpc://{good.grpc}",
+                          extra=("--metrics", metrics, "--max-error-rate", "0.01"))
+    assert code == 0 and result["passed"] and result["errorRates"][0]["failed"] == 0, result
+    assert result["errorRates"][0]["requests"] >= 8  # the samples it just sent count as served
+
+
+def test_error_rates_over_the_limit_are_named():
+    from modelyard.worker.serve.errorrate import ErrorRate, judge
+
+    assert judge([ErrorRate("http://a/metrics", 100, 1)], 0.01) is None
+    said = judge([ErrorRate("http://a/metrics", 100, 1), ErrorRate("http://b/metrics", 50, 5)], 0.01)
+    assert said == "5 of 50 requests failed (10.0%, limit 1.0%) at http://b/metrics"
+    assert ErrorRate("http://c/metrics", 0, 0).rate == 0.0
