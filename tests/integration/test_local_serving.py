@@ -125,6 +125,30 @@ def test_rest_and_grpc_answer_as_onnxruntime_does(deployed: Path, capsys: pytest
     np.testing.assert_allclose(remote.infer("digits", [given]).as_numpy("logits"), expected, rtol=1e-5, atol=1e-5)
 
 
+def test_the_live_deployment_is_evaluated_with_the_stored_versions_gates(deployed: Path, capsys, tmp_path: Path):
+    """An EvaluationJob with deploymentRef: the endpoint measured on the held-out split, the
+    variant it served recorded, the verdict the deployment's (the version's Evaluated condition
+    stays its own evaluation's)."""
+    import yaml
+
+    home = deployed
+    data = next(deployed.parent.glob("training/digits-test.npz"))
+    live = {"apiVersion": "modelyard.dev/v1alpha1", "kind": "EvaluationJob", "metadata": {"name": "digits-live-eval"},
+            "spec": {"deploymentRef": {"name": "digits"}, "dataset": {"uri": data.resolve().as_uri(), "format": "npz"},
+                     "batchSize": 64, "gates": [{"metric": "accuracy", "op": ">=", "value": 0.9}]}}
+    manifest = tmp_path / "live.yaml"
+    manifest.write_text(yaml.safe_dump(live))
+    before = body(capsys, home, "mv", "digits-int8-arm")["status"]["conditions"]
+    run(capsys, "local", "apply", "-f", str(manifest), "--home", str(home))
+    status = body(capsys, home, "evj", "digits-live-eval")["status"]
+    assert status["phase"] == "Succeeded" and status["passed"] is True, status.get("message")
+    assert status["evaluatedVersion"] == "digits-int8-arm" and status["endpoint"].startswith("http://127.0.0.1:")
+    assert status["results"]["accuracy"] >= 0.9
+    stored = body(capsys, home, "evj", "digits-int8-arm-eval")["status"]["results"]["accuracy"]
+    assert abs(status["results"]["accuracy"] - stored) < 1e-9  # the live endpoint computes what was evaluated
+    assert body(capsys, home, "mv", "digits-int8-arm")["status"]["conditions"] == before
+
+
 def test_reapplying_keeps_the_running_server(deployed: Path, capsys: pytest.CaptureFixture[str]):
     home = deployed
     before = body(capsys, home, "mdep", "digits")["status"]["url"]
