@@ -57,3 +57,27 @@ def test_a_private_artifact_imports_with_the_pull_secret_on_the_real_cluster(reg
     job = ns.kubectl("get", "job", "import-classifier-1-0-0", "-o", "json").stdout
     assert '"secretName": "regcred"' in job and registry.password not in job
     assert digest  # the tag's digest is in the stored manifest's lineage (tests/integration/test_registry_import.py)
+
+
+def test_a_models_publish_rule_pushes_as_a_job_with_the_push_secret(registry: RegistryServer, ns: Namespace,
+                                                                     tmp_path: Path):
+    """Model spec.publish on the real control plane: the publish Job runs with the push secret
+    mounted, pushes to the private registry, and the digest lands in the version's status."""
+    save_file({"w": np.arange(512, dtype="float32")}, str(tmp_path / "model.safetensors"))
+    model = (tmp_path / "model.safetensors").read_bytes()
+    source = f"src{uuid.uuid4().hex[:8]}/classifier"
+    registry.pusher(authenticated=True).oras(source, "1.0", {"model.safetensors": model})
+    target = f"{registry.auth}/pub{uuid.uuid4().hex[:8]}/classifier"
+    ns.apply(pull_secret(registry, "regcred", registry.password),
+             builders.model(publish={"repository": target, "when": "Ready", "pushSecretRef": {"name": "regcred"}}),
+             builders.model_version("classifier-1-0-0", format="safetensors", signature=SIGNATURE, source={
+                 "oci": {"reference": f"{registry.auth}/{source}:1.0", "pullSecretRef": {"name": "regcred"}}}))
+    status = ns.wait_status("modelversions", "classifier-1-0-0", "published",
+                            lambda s: s.get("published") or any(c.get("type") == "Published" and c.get("status") == "False"
+                                                                 for c in s.get("conditions") or []), timeout=180)
+    (entry,) = status["published"]
+    assert entry["reference"] == f"{target}:1.0.0" and entry["digest"].startswith("sha256:")
+    assert status["phase"] == "Ready" and registry.password not in json.dumps(status)
+    (job,) = [n for n in ns.names("jobs") if n.startswith("publish-classifier-1-0-0")]
+    spec = ns.kubectl("get", "job", job, "-o", "json").stdout
+    assert '"secretName": "regcred"' in spec and registry.password not in spec

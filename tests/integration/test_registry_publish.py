@@ -176,3 +176,43 @@ def test_only_a_ready_version_is_published(registry: RegistryServer, home: Path,
     code, _, err = run(capsys, "local", "publish", "classifier-1-0-0", f"{registry.open}/team{RUN}/x@sha256:{'0' * 64}",
                        "--home", str(home))
     assert code == 1 and "publish needs a tag" in err
+
+
+def test_a_models_publish_rule_pushes_its_versions_and_records_the_digest(registry: RegistryServer, home: Path,
+                                                                          capsys: pytest.CaptureFixture[str]):
+    """Model spec.publish: every Ready version pushed by a publish Job (local mode runs it as a
+    local process), its digest in status.published and a Published condition; a tag that points
+    elsewhere is never moved, and says so."""
+    repository = f"oci://{registry.open}/rule{RUN}/classifier"
+    apply(capsys, home, builders.model(publish={"repository": repository, "when": "Ready"}))
+    code, out, err = run(capsys, "local", "get", "mv", "classifier-1-0-0", "-o", "json", "--home", str(home))
+    status = json.loads(out)["status"]
+    (entry,) = status["published"]
+    assert entry["reference"] == f"{registry.open}/rule{RUN}/classifier:1.0.0" and entry["digest"].startswith("sha256:")
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert conditions["Published"]["status"] == "True" and entry["digest"] in conditions["Published"]["message"]
+    # the pushed ModelKit imports back with the version's own files
+    apply(capsys, home, version("classifier-9-0-0", "9.0.0", {"oci": {"reference": f"{registry.open}/rule{RUN}/classifier@{entry['digest']}"}}))
+    assert stored(home, "9.0.0")[0] == stored(home, "1.0.0")[0]
+    # 9.0.0 itself is Ready, so the rule pushes it too, to its own tag
+    code, out, _ = run(capsys, "local", "get", "mv", "classifier-9-0-0", "-o", "json", "--home", str(home))
+    assert json.loads(out)["status"]["published"][0]["reference"].endswith(":9.0.0")
+
+
+def test_a_publish_rule_never_moves_a_tag_that_points_elsewhere(registry: RegistryServer, home: Path,
+                                                               capsys: pytest.CaptureFixture[str], tmp_path: Path):
+    repository = f"{registry.open}/taken{RUN}/classifier"
+    other = tmp_path / "other.safetensors"
+    save_file({"w": np.zeros(8, dtype="float32")}, str(other))
+    apply(capsys, home, version("classifier-0-9-0", "0.9.0", {"uri": f"file://{other}"}))
+    code, _, err = run(capsys, "local", "publish", "classifier-0-9-0", f"oci://{repository}:1.0.0", "--home", str(home))
+    assert code == 0, err
+    manifests = home.parent / "rule.yaml"
+    manifests.write_text(yaml.safe_dump(builders.model(publish={"repository": repository, "when": "Ready"})))
+    run(capsys, "local", "apply", "-f", str(manifests), "--home", str(home))  # the failed push makes it exit 1
+    code, out, _ = run(capsys, "local", "get", "mv", "classifier-1-0-0", "-o", "json", "--home", str(home))
+    status = json.loads(out)["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    assert status["phase"] == "Ready" and not status.get("published")
+    assert conditions["Published"]["status"] == "False" and conditions["Published"]["reason"] == "TagExists"
+    assert f"{repository}:1.0.0 already points at" in conditions["Published"]["message"]

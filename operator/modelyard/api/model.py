@@ -19,7 +19,8 @@ from modelyard.api.common import (
     StoreUri,
 )
 from modelyard.api.resource import AGE, KindInfo, PrinterColumn, Resource
-from modelyard.api.rules import Rule
+from modelyard.api.modelversion import OCI_REPOSITORY_PATTERN
+from modelyard.api.rules import Rule, matches
 
 Task = Literal[
     "image-classification",
@@ -64,6 +65,23 @@ class StorageSpec(ApiModel):
     or the standard AWS credential chain)."""
 
 
+class PublishSpec(ApiModel):
+    """Push versions to an OCI registry as KitOps ModelKits, as a Job with the registry's push
+    secret; the pushed digest lands in each version's status.published."""
+
+    repository: Annotated[str, Field(max_length=512), matches(
+        f"(oci://)?{OCI_REPOSITORY_PATTERN}",
+        "must be an OCI repository registry/repository (no tag: each version is tagged with its "
+        "version, + written as _), e.g. registry.example.com/team/digits")]
+    """Where to push: `registry/repository` (an `oci://` prefix is allowed)."""
+    when: Literal["GatesPassed", "Ready"] = "GatesPassed"
+    """Which versions: those whose latest EvaluationJob passed its gates (the `Evaluated`
+    condition), or every Ready version."""
+    push_secret_ref: LocalObjectReference | None = None
+    """A kubernetes.io/dockerconfigjson Secret with credentials for the registry; mounted into
+    the publish Job, never read by the operator or copied into status, events or logs."""
+
+
 class ModelSpec(ApiModel):
     """Desired state of a Model."""
 
@@ -78,6 +96,8 @@ class ModelSpec(ApiModel):
     retention: Retention = "Retain"
     """What happens to a version's stored artifacts when the version is deleted: `Retain` keeps
     them, `Delete` removes them."""
+    publish: PublishSpec | None = None
+    """Push versions to an OCI registry (a tag that points elsewhere is never moved)."""
 
 
 class VersionSummary(ApiModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -12,6 +13,7 @@ from modelyard.api.common import (
     Hardware,
     LocalObjectReference,
     ModelFormat,
+    NameText,
     ObjectName,
     SemanticVersion,
     Sha256,
@@ -85,6 +87,8 @@ class ImageSource(ApiModel):
 # backslashes so that the same text is a CEL string literal and a regular expression.
 _DOMAIN_LABEL = "[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _PATH_COMPONENT = "[a-z0-9]+(([.]|_|__|-+)[a-z0-9]+)*"
+OCI_REPOSITORY_PATTERN = f"{_DOMAIN_LABEL}([.]{_DOMAIN_LABEL})*(:[0-9]+)?/{_PATH_COMPONENT}(/{_PATH_COMPONENT})*"
+"""A registry and repository, without tag or digest (publishing chooses the tag)."""
 OCI_REFERENCE_PATTERN = (
     f"({_DOMAIN_LABEL}([.]{_DOMAIN_LABEL})*(:[0-9]+)?/)?{_PATH_COMPONENT}(/{_PATH_COMPONENT})*"
     "(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?"
@@ -303,6 +307,19 @@ class SourceProvenance(ApiModel):
     """The manifest's media type."""
 
 
+class Publication(ApiModel):
+    """Where the version was pushed (Model spec.publish, as a KitOps ModelKit)."""
+
+    model_config = {"strict": False}
+
+    reference: Annotated[str, Field(max_length=512)]
+    """`registry/repository:tag`."""
+    digest: Annotated[str, Field(max_length=80)]
+    """The pushed manifest's digest: pull `registry/repository@digest` to get exactly this."""
+    published_at: datetime | None = None
+    """When the push finished."""
+
+
 class ModelVersionStatus(WorkStatus):
     """Observed state of a ModelVersion."""
 
@@ -318,6 +335,10 @@ class ModelVersionStatus(WorkStatus):
     """Facts about the model."""
     hardware: Hardware | None = None
     """Hardware this version was converted for, when it came from a ConversionJob."""
+    published: Annotated[list[Publication], Field(max_length=8)] = []
+    """Registries the version was pushed to by its Model's spec.publish rule."""
+    publish_job: NameText | None = None
+    """The Job pushing it now (its condition `Published` says how it went)."""
 
 
 class ModelVersion(Resource):

@@ -113,8 +113,10 @@ def told(status: dict[str, Any], before: dict[str, Any]) -> bool:
     """Whether `status` is the transition `before` already made: the same phase and Ready
     reason. Events announce transitions, so a decision that makes none posts nothing."""
 
-    def essence(body: dict[str, Any]) -> tuple[Any, Any]:
-        ready = next((c for c in body.get("conditions") or [] if c.get("type") == C.READY), {})
-        return body.get("phase"), ready.get("reason")
+    def essence(body: dict[str, Any]) -> tuple[Any, ...]:
+        found = {c.get("type"): c for c in body.get("conditions") or []}
+        # A version's push is announced by its own condition: the version stays Ready meanwhile.
+        published = found.get("Published") or {}
+        return body.get("phase"), (found.get(C.READY) or {}).get("reason"), published.get("status"), published.get("reason")
 
     return essence(status) == essence(before)

@@ -24,6 +24,7 @@ from modelyard.core.jobstate import (JobObservation, job_finished, observe_job, 
                                      waiting_for_worker)
 from modelyard.core.model import VersionFacts, model_status, version_facts
 from modelyard.core.modelversion import decide_model_version, producer, settled
+from modelyard.core.publishing import add_publishing, already_published, publish_job_name, publish_target
 from modelyard.core.rollout import Related as ServingRelated
 from modelyard.core.kserving import decide_kserve
 from modelyard.core.rollout import decide_rollout
@@ -33,6 +34,7 @@ from modelyard.handlers import metrics
 from modelyard.handlers.apply import apply, same_status, told
 from modelyard.handlers.cache import Seen
 from modelyard.handlers.serving import observe_kserve, observe_servers
+from modelyard.workloads.jobs import build_publish_job
 from modelyard.workloads.naming import job_name
 from modelyard.workloads.profiles import HardwareProfile
 
@@ -69,6 +71,8 @@ class Context:
     """One per object: its reconciles (from its own events, its Job's, a version it waits
     on, the resync) run one at a time, each reading after the previous one wrote."""
     locks_guard: threading.Lock = field(default_factory=threading.Lock)
+    publish_rules: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    """The Model generation whose publish rule its Ready versions were last told of."""
     rechecks: Any = None
     """When set (handlers/recheck.py), reconciles asked for later; local mode has none."""
 
@@ -305,7 +309,30 @@ def reconcile_model_version(ctx: Context, version: ModelVersion, fresh: bool = F
     current = _current(ctx, version, decision, fresh)
     if current is not None:
         return reconcile_model_version(ctx, current, fresh=True)
+    target = publish_target(version, model) if decision.status.get("phase") == "Ready" else None
+    if target is not None and not already_published(version, target):
+        name = publish_job_name(version, target)
+        build = lambda: build_publish_job(version, model, target, name, _publish_related(ctx, version),  # noqa: E731
+                                          ctx.profiles, ctx.settings)
+        decision = add_publishing(decision, version, target, _observe(ctx, ns, name, version, confirm=True, fresh=fresh),
+                                  build, ctx.clock())
     return _apply(ctx, version, decision)
+
+
+def _publish_related(ctx: Context, version: ModelVersion) -> dict[str, Any]:
+    """What a pushed version carries besides its files: its conversion's verification and its
+    latest evaluation's verdict."""
+    related: dict[str, Any] = {}
+    made_by = version.spec.lineage.conversion_job if version.spec.lineage else None
+    conversion = read(ctx, "ConversionJob", version.namespace, made_by) if made_by else None
+    if conversion is not None:
+        related["MODELYARD_CONVERSION_JOB"] = conversion
+    evaluations = [e for e in ctx.kube.list("EvaluationJob", version.namespace)
+                   if e.spec.model_version_ref and e.spec.model_version_ref.name == version.name
+                   and e.status and e.status.phase == "Succeeded"]
+    if evaluations:
+        related["MODELYARD_EVALUATION_JOB"] = max(evaluations, key=lambda e: str(e.status.completion_time or ""))
+    return related
 
 
 @serialized

@@ -75,6 +75,13 @@ def _model_changed(ctx: Context, model: Model, added: bool) -> None:
     Model that just appeared unblocks the versions waiting for it."""
     if model.metadata.deletion_timestamp or not (model.metadata.finalizers and FINALIZER in model.metadata.finalizers):
         reconcile_model(ctx, model)
+    rule = (model.namespace, model.name)
+    if model.spec.publish is not None and ctx.publish_rules.get(rule) != model.metadata.generation:
+        # A publish rule, new or changed: the Model's Ready versions are pushed by it.
+        ctx.publish_rules[rule] = model.metadata.generation
+        for version in ctx.kube.list("ModelVersion", model.namespace):
+            if version.spec.model_ref.name == model.name and version.status and version.status.phase == "Ready":
+                reconcile_model_version(ctx, version)
     if added:
         ctx.dirty_models.add((model.namespace, model.name))
         for version in ctx.kube.list("ModelVersion", model.namespace):

@@ -190,8 +190,18 @@ def _where_the_log_is() -> str:
     return "the job's worker.log (modelyard local logs)"
 
 
+def _publish(args: argparse.Namespace) -> dict[str, Any]:
+    from modelyard.storage import open_store
+    from modelyard.worker.oci.publish_job import run_publish
+
+    target = os.environ.get("MODELYARD_PUBLISH_TARGET")
+    if not target:
+        raise SystemExit("modelyard.worker publish: set MODELYARD_PUBLISH_TARGET to registry/repository:tag")
+    return run_publish(_object(args), target, open_store(args.store))
+
+
 COMMANDS = {"import": _import, "convert": _convert, "evaluate": _evaluate, "delete": _delete, "train": _train,
-            "serve": _serve, "parity": _parity}
+            "serve": _serve, "parity": _parity, "publish": _publish}
 
 
 def failure(kind: str, reason: str, message: str) -> dict[str, Any]:

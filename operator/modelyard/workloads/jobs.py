@@ -267,6 +267,26 @@ def build_import_job(
     return manifest
 
 
+def build_publish_job(version: ModelVersion, model: Model, target: str, name: str, related: dict[str, Resource],
+                      profiles: dict[str, HardwareProfile], settings: Settings) -> dict[str, Any]:
+    """The Job that pushes a Ready version to `target` as a KitOps ModelKit (on a CPU node), the
+    registry's push secret mounted as the import mounts a pull secret; `related` are the
+    ConversionJob and EvaluationJobs whose verification and verdicts it carries as annotations."""
+    rule = model.spec.publish
+    secret = rule.push_secret_ref.name if rule is not None and rule.push_secret_ref is not None else None
+    shared = [(registry_auth_volume(secret), REGISTRY_AUTH_DIR)] if secret else []
+    manifest = build_worker_job(command="publish", owner=version, store=store_for(model, settings), hardware="cpu",
+                                profile=profiles["cpu"], settings=settings, related=related, shared_volumes=shared,
+                                resources={"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}})
+    manifest["metadata"]["name"] = name
+    container = manifest["spec"]["template"]["spec"]["containers"][0]
+    container["env"].append({"name": "MODELYARD_PUBLISH_TARGET", "value": target})
+    if secret:
+        container["env"] += [{"name": "MODELYARD_REGISTRY_AUTH", "value": REGISTRY_AUTH_DIR},
+                             {"name": "MODELYARD_REGISTRY_SECRET", "value": secret}]
+    return manifest
+
+
 def registry_auth_volume(secret: str) -> dict[str, Any]:
     """An OCI source's pull secret (kubernetes.io/dockerconfigjson or the older dockercfg) as
     files. Optional, so that a missing Secret fails the import with a message naming it (the
