@@ -143,7 +143,7 @@ def run_import(job: ImportJob) -> dict[str, Any]:
         else:
             facts = inspect_model(fetched.path, spec.format, template)
         declared = spec.signature or (template.signature if template else None)
-        signature: Signature = check_signature(declared, facts.signature, facts.named_outputs)
+        signature: Signature = check_signature(declared, facts.signature, facts.named_outputs, facts.untyped)
         entries = _store_files(job, writer, fetched)
         lineage = _lineage(spec)
         source = {"uri": redact(uri), **({"sha256": spec.source.sha256} if spec.source.sha256 else {})}

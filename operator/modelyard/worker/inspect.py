@@ -75,6 +75,9 @@ class ModelFacts:
     signature then names the outputs, matched by position."""
     symbols: dict[str, list[str | None]] = field(default_factory=dict)
     """Tensor name -> each axis's symbolic name (ONNX dim_param), where the model names them."""
+    untyped: frozenset[str] = frozenset()
+    """Inputs whose element type and rank the format does not record (a TorchScript `Tensor`
+    argument): a declared signature stands for them."""
 
     def to_status(self) -> dict[str, Any]:
         """Shaped like api.modelversion.Inspection."""
@@ -213,15 +216,29 @@ def _exported_program(model: Path) -> ModelFacts:
     )
 
 
+SCALAR_ARGUMENTS = {"IntType": "int64", "FloatType": "float32", "BoolType": "bool"}
+"""TorchScript's typed scalar arguments (`forward(self, x, sr: int)`) as rank-0 inputs."""
+
+
 def _torchscript(model: Path) -> ModelFacts:
     import torch
 
     if not zipfile.is_zipfile(model):
         raise InspectionError(f"{model.name} is not a TorchScript archive (save it with torch.jit.save)")
     module = torch.jit.load(str(model), map_location="cpu")
-    arguments = [a.name for a in module.forward.schema.arguments if a.name != "self"]
+    inputs, untyped = [], set()
+    for argument in module.forward.schema.arguments:
+        if argument.name == "self":
+            continue
+        scalar = SCALAR_ARGUMENTS.get(argument.type.kind())
+        if scalar is None:
+            inputs.append(TensorSpec(name=argument.name, shape=[-1]))
+            untyped.add(argument.name)
+        else:
+            inputs.append(TensorSpec(name=argument.name, dtype=scalar, shape=[]))
     return ModelFacts(
-        signature=Signature(inputs=[TensorSpec(name=n, shape=[-1]) for n in arguments]),
+        signature=Signature(inputs=inputs),
+        untyped=frozenset(untyped),
         parameter_count=sum(p.numel() for p in module.parameters()),
         op_types=sorted({n.kind() for n in module.graph.nodes() if n.kind().startswith("aten::")}),
         producer=f"torch {torch.__version__}",
@@ -293,7 +310,9 @@ def _render(tensors: list[TensorSpec]) -> str:
     return ", ".join(f"{t.name} {t.dtype}[{','.join(map(str, t.shape))}]" for t in tensors) or "none"
 
 
-def _compatible(declared: TensorSpec, actual: TensorSpec, by_name: bool = True) -> bool:
+def _compatible(declared: TensorSpec, actual: TensorSpec, by_name: bool = True, untyped: frozenset[str] = frozenset()) -> bool:
+    if by_name and declared.name == actual.name and actual.name in untyped:
+        return True  # the format records neither its element type nor its rank
     if (by_name and declared.name != actual.name) or declared.dtype != actual.dtype:
         return False
     if actual.shape == [-1] and len(declared.shape) != 1:
@@ -303,7 +322,8 @@ def _compatible(declared: TensorSpec, actual: TensorSpec, by_name: bool = True) 
     return all(d == -1 or a == -1 or d == a for d, a in zip(declared.shape, actual.shape, strict=True))
 
 
-def check_signature(declared: Signature | None, actual: Signature, named_outputs: bool = True) -> Signature:
+def check_signature(declared: Signature | None, actual: Signature, named_outputs: bool = True,
+                    untyped: frozenset[str] = frozenset()) -> Signature:
     """The signature to record: the declared one when it matches the model, the model's own when
     none is declared; a mismatch shows both. Without `named_outputs`, outputs match by position
     (dtype and shape) and the declared names stand."""
@@ -315,7 +335,8 @@ def check_signature(declared: Signature | None, actual: Signature, named_outputs
         if not have:
             continue  # the model does not say (e.g. safetensors, TorchScript outputs)
         by_name = side == "inputs" or named_outputs
-        if len(want) != len(have) or not all(_compatible(d, a, by_name) for d, a in zip(want, have, strict=True)):
+        known = untyped if side == "inputs" else frozenset()
+        if len(want) != len(have) or not all(_compatible(d, a, by_name, known) for d, a in zip(want, have, strict=True)):
             note = "" if by_name else " (matched by position: the model's own output names are graph nodes)"
             problems.append(f"declared {side}: {_render(want)}; model {side}: {_render(have)}{note}")
     if problems:

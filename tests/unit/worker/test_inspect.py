@@ -61,6 +61,26 @@ def test_torchscript(tmp_path: Path):
     assert facts.parameter_count == sum(p.numel() for p in mlp().parameters())
 
 
+class WithRate(torch.nn.Module):
+    """A voice-activity model's shape of forward: audio and a sample rate as a Python int."""
+
+    def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+        return x.mean(dim=-1, keepdim=True) * sr
+
+
+def test_torchscript_typed_scalar_arguments_are_rank_0_inputs_and_tensors_take_the_declaration(tmp_path: Path):
+    torch.jit.save(torch.jit.script(WithRate()), tmp_path / "vad.ts")
+    facts = inspect_model(tmp_path / "vad.ts", "torchscript")
+    x, sr = facts.signature.inputs
+    assert (sr.name, sr.dtype, sr.shape) == ("sr", "int64", []) and facts.untyped == {"x"}
+    declared = Signature.model_validate({"inputs": [{"name": "x", "dtype": "float32", "shape": [-1, 512]},
+                                                    {"name": "sr", "dtype": "int64", "shape": []}]})
+    assert check_signature(declared, facts.signature, untyped=facts.untyped) == declared
+    wrong = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, 512]}, {"name": "sr", "shape": [-1]}]})
+    with pytest.raises(SignatureMismatch, match="sr int64"):
+        check_signature(wrong, facts.signature, untyped=facts.untyped)
+
+
 def template(params=None):
     return load_catalog().get("tabular-mlp").resolve(params or {"numFeatures": "4", "numClasses": "3"})
 

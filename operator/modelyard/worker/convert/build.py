@@ -102,7 +102,7 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
         return Built({"1/model.pt": path}, script_runner, "torch.jit.trace", [step])
 
-    built = _onnx(source, target, work, stage, sizes)
+    built = _onnx(source, target, work, stage, sizes, values)
     onnx_path = built.onnx
     assert onnx_path is not None
     hardware = target.hardware
@@ -146,7 +146,7 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
         xml.parent.mkdir(exist_ok=True)
         converted = to_openvino(onnx_path, xml, source.signature, source.layout or find(source.signature), sizes, values)
         built.steps.append(converted.step)
-        built.fixed, built.frozen = converted.fixed, converted.frozen
+        built.fixed, built.frozen = converted.fixed, {**built.frozen, **converted.frozen}
         built.files = {"1/model.xml": xml, "1/model.bin": xml.with_suffix(".bin")}
         built.runner = lambda: openvino_runner(xml, hardware)
         return built
@@ -168,16 +168,18 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
 
 
 def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage,
-          sizes: dict[str, tuple[int, ...]] | None = None) -> Built:
+          sizes: dict[str, tuple[int, ...]] | None = None, values: Batch | None = None) -> Built:
     """Export (torch sources) and optimise: the ONNX every other target starts from."""
     from modelyard.worker.convert.optimise import optimise
 
     steps: list[str] = []
     exporter = "none"
+    frozen: dict[str, object] = {}
     if source.format in TORCH_FORMATS:
         stage("export")
         result = exporting.export_onnx(source.module, source.signature, work / "export" / "model.onnx", target.opset,
-                                       source.bounds, sizes, source.layout)
+                                       source.bounds, sizes, source.layout, values)
+        frozen = result.frozen
         exporting.check(result.path)
         exported, exporter, steps = result.path, result.exporter, result.steps + ["onnx.checker.check_model: passed"]
     else:
@@ -192,7 +194,7 @@ def _onnx(source: Source, target: ConversionTarget, work: Path, stage: Stage,
     stage("optimise")
     optimised = work / "model.onnx"
     steps.append(optimise(exported, optimised))
-    return Built({}, lambda: onnx_runner(optimised), exporter, steps, onnx=optimised)
+    return Built({}, lambda: onnx_runner(optimised), exporter, steps, onnx=optimised, frozen=frozen)
 
 
 def _external_data(path: Path, folder: str) -> dict[str, Path]:

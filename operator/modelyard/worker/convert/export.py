@@ -32,6 +32,9 @@ class ExportResult:
     """"dynamo" or "legacy"."""
     steps: list[str] = field(default_factory=list)
     """What was done, for lineage and reproduce.sh."""
+    frozen: dict[str, object] = field(default_factory=dict)
+    """Typed scalar arguments of a TorchScript source (`sr: int`), which its exporter bakes into
+    the graph at the value exported with: the output no longer takes them."""
 
 
 def _parameter_bytes(module: Any) -> int:
@@ -67,7 +70,7 @@ def _first_line(error: BaseException) -> str:
 
 def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None = None,
                 bounds: Bounds | None = None, sizes: dict[str, tuple[int, ...]] | None = None,
-                layout: Any = None) -> ExportResult:
+                layout: Any = None, values: dict[str, Any] | None = None) -> ExportResult:
     """Export `module` (eager, ExportedProgram module or TorchScript) to `path`, every axis the
     signature marks dynamic (-1) kept dynamic. The example it traces is at `sizes` (the shapes
     verification runs at first: a face detector that needs 12x12 pixels fails at 8x8) with a
@@ -79,10 +82,16 @@ def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None
     if sizes:
         at = shapes.example_at(signature, sizes, EXAMPLE_BATCH, layout)
     example = random_inputs(signature, at)
-    args = tuple(torch.from_numpy(example[t.name]) for t in signature.inputs)
+    from modelyard.worker.convert.runners import script_scalars
+
+    # TorchScript's typed scalars (`sr: int`) are called with Python values, the user's own where
+    # given: the exporter keeps them as rank-0 inputs, or bakes the value in (then `frozen`).
+    scalars = {n: kind((values[n] if values and n in values else example[n]).reshape(-1)[0].item())
+               for n, kind in script_scalars(module).items()}
+    args = tuple(scalars[t.name] if t.name in scalars else torch.from_numpy(example[t.name]) for t in signature.inputs)
     inputs = [t.name for t in signature.inputs]
     outputs = [t.name for t in signature.outputs] or None
-    dynamic = {t.name: dynamic_axes(t) for t in signature.inputs + signature.outputs}
+    dynamic = {t.name: dynamic_axes(t) for t in signature.inputs + signature.outputs if t.name not in scalars}
     external = _parameter_bytes(module) > EXTERNAL_DATA_BYTES
     steps: list[str] = []
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,7 +141,21 @@ def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None
         detail = f"; dynamo: {_first_line(dynamo_error)[:400]}" if dynamo_error else ""
         raise ConversionError(EXPORT_FAILED, f"ONNX export failed: legacy: {_first_line(error)[:400]}{detail}") from None
     steps.append(f"torch.onnx.export(dynamo=False, opset_version={opset}, dynamic_axes={axes})")
-    return ExportResult(path, "legacy", steps)
+    frozen = _baked(path, scalars)
+    if frozen:
+        steps.append("TorchScript scalar argument(s) exported at " + ", ".join(f"{n}={v!r}" for n, v in frozen.items())
+                     + ": the ONNX model computes for that value only")
+    return ExportResult(path, "legacy", steps, frozen)
+
+
+def _baked(path: Path, scalars: dict[str, object]) -> dict[str, object]:
+    """The scalar arguments the exported graph does not take: it computes for their value only."""
+    if not scalars:
+        return {}
+    import onnx
+
+    taken = {i.name for i in onnx.load(str(path), load_external_data=False).graph.input}
+    return {n: v for n, v in scalars.items() if n not in taken}
 
 
 def check(path: Path) -> None:

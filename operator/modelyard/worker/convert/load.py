@@ -65,7 +65,8 @@ def load(folder: Path, version: ModelVersion, size: int, digest: str, template_d
     format = version.spec.format
     template = template_of(version, template_dir)
     facts = inspect_model(folder, format, template)
-    signature = check_signature(declared_signature(version, template), facts.signature, facts.named_outputs)
+    signature = check_signature(declared_signature(version, template), facts.signature, facts.named_outputs,
+                                facts.untyped)
     path = find_model_file(folder, format)
     if not signature.inputs:
         raise ConversionError(INVALID_MODEL, f"{path.name}: the source's signature names no inputs; declare spec.signature")

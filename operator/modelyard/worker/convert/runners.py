@@ -25,15 +25,32 @@ def flatten(value: Any) -> list[Any]:
     return [value]
 
 
+def script_scalars(module: Any) -> dict[str, Any]:
+    """A TorchScript module's typed scalar arguments (`forward(self, x, sr: int)`) -> the Python
+    type each takes: a rank-0 tensor there is refused by TorchScript."""
+    schema = getattr(getattr(module, "forward", None), "schema", None)
+    kinds = {"IntType": int, "FloatType": float, "BoolType": bool}
+    return {a.name: kinds[a.type.kind()] for a in (schema.arguments if schema is not None else [])
+            if a.type.kind() in kinds}
+
+
 def torch_runner(module: Any, signature: Signature, device: str = "cpu") -> Runner:
     """Eager torch or TorchScript module."""
     import torch
 
     names = [t.name for t in signature.inputs]
+    scalars = script_scalars(module)
+
+    def argument(batch: Batch, name: str) -> Any:
+        value = np.ascontiguousarray(batch[name])
+        if name in scalars:
+            # shared by every sample of the batch (the input has no batch axis)
+            return scalars[name](value.reshape(-1)[0].item())
+        return torch.from_numpy(value).to(device)
 
     def run(batch: Batch) -> list[np.ndarray]:
         with torch.inference_mode():
-            outputs = module(*(torch.from_numpy(np.ascontiguousarray(batch[n])).to(device) for n in names))
+            outputs = module(*(argument(batch, n) for n in names))
         return [o.detach().float().cpu().numpy() if o.is_floating_point() else o.cpu().numpy() for o in flatten(outputs)]
 
     return run

@@ -72,3 +72,30 @@ def test_checker_failure_is_an_export_failure(tmp_path: Path):
     with pytest.raises(ConversionError) as caught:
         check(broken)
     assert caught.value.reason == "ExportFailed" and "broken.onnx fails onnx.checker" in caught.value.message
+
+
+class WithRate(torch.nn.Module):
+    """forward(x, sr: int), as silero-vad's TorchScript takes its sample rate."""
+
+    def forward(self, x: torch.Tensor, sr: int) -> torch.Tensor:
+        if sr == 16000:
+            return x.mean(dim=-1, keepdim=True)
+        return x.amax(dim=-1, keepdim=True)
+
+
+def test_a_torchscript_int_argument_is_exported_as_a_rank_0_input(tmp_path: Path):
+    import numpy as np
+
+    from modelyard.worker.convert.runners import onnx_runner, torch_runner
+
+    scripted = torch.jit.script(WithRate())
+    signature = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, 8]}, {"name": "sr", "dtype": "int64", "shape": []}],
+                                          "outputs": [{"name": "p", "shape": [-1, 1]}]})
+    result = export_onnx(scripted, signature, tmp_path / "model.onnx", values={"sr": np.array(16000)})
+    assert result.frozen == {}  # the legacy exporter keeps it as an input
+    (x, sr) = onnx.load(str(result.path)).graph.input
+    assert (x.name, sr.name, len(sr.type.tensor_type.shape.dim)) == ("x", "sr", 0)
+    batch = {"x": np.random.default_rng(0).random((3, 8), dtype=np.float32), "sr": np.array(16000)}
+    source, exported = torch_runner(scripted, signature)(batch), onnx_runner(result.path)(batch)
+    np.testing.assert_allclose(exported[0], source[0], rtol=1e-6)
+    assert not np.allclose(torch_runner(scripted, signature)({**batch, "sr": np.array(8000)})[0], source[0])
