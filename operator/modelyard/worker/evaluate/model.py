@@ -17,12 +17,18 @@ def prefix_of(namespace: str, version: ModelVersion) -> str:
     return version_prefix(namespace, version.spec.model_ref.name, version.spec.version)
 
 
-def model_file(manifest: Manifest, root: Path) -> Path:
-    """The file a backend loads: the one with the format's suffix (or the only file)."""
-    suffixes = SUFFIXES.get(manifest.format, ())
+def model_candidates(manifest: Manifest, suffixes: tuple[str, ...]) -> list[str]:
+    """The version's files that can be its model: those with the format's suffix, else its only
+    file. The caller refuses anything but exactly one."""
     found = [f.path for f in manifest.files if f.path.lower().endswith(suffixes)] if suffixes else []
     if not found and len(manifest.files) == 1:
         found = [manifest.files[0].path]
+    return found
+
+
+def model_file(manifest: Manifest, root: Path) -> Path:
+    """The file a backend loads: the one with the format's suffix (or the only file)."""
+    found = model_candidates(manifest, SUFFIXES.get(manifest.format, ()))
     if len(found) != 1:
         listed = ", ".join(f.path for f in manifest.files)
         raise EvaluationError("InvalidModel", f"version {manifest.name}: cannot tell which file is the "

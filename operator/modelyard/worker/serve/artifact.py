@@ -10,6 +10,7 @@ from modelyard.api.common import Signature
 from modelyard.api.modelversion import ModelVersion
 from modelyard.storage.base import Store, StoreError
 from modelyard.storage.layout import Manifest, download_version, version_prefix
+from modelyard.worker.evaluate.model import model_candidates
 from modelyard.worker.serve.errors import ServeError
 
 SUFFIXES = {"onnx": (".onnx",), "openvino": (".xml",), "torchscript": (".pt", ".pth", ".torchscript", ".ts", ".jit")}
@@ -52,10 +53,7 @@ def fetch(store: Store, namespace: str, version: ModelVersion, dest: Path) -> Ar
 
 
 def model_file(manifest: Manifest, root: Path, format: str) -> Path:
-    suffixes = SUFFIXES.get(runtime_format(format), ())
-    found = [f.path for f in manifest.files if f.path.lower().endswith(suffixes)] if suffixes else []
-    if not found and len(manifest.files) == 1:
-        found = [manifest.files[0].path]
+    found = model_candidates(manifest, SUFFIXES.get(runtime_format(format), ()))
     if len(found) != 1:
         listed = ", ".join(f.path for f in manifest.files)
         raise ServeError("InvalidModel", f"version {manifest.name}: cannot tell which file is the {format} model "
