@@ -108,6 +108,7 @@ def test_serve_verify_roll_back_and_promote_on_the_real_cluster(quickstart: Name
     assert promoted["parity"]["passed"] and "rejected" not in promoted
     wait_until("A's servers deleted", lambda: not server_pods(ns, "digits-onnx-cpu"), timeout=60)
     service = json.loads(ns.kubectl("get", "service", "serve-digits-serve", "-o", "json").stdout)
-    assert service["spec"]["selector"]["modelyard.dev/variant"] == "digits-onnx-cpu-b"
+    assert service["spec"]["selector"]["modelyard.dev/server"] == promoted["serving"]["server"]
+    assert promoted["serving"]["server"].startswith("digits-serve-digits-onnx-cpu-b-")
     table = ns.kubectl("get", "mdep").stdout
     assert "digits-onnx-cpu-b" in table and "Serving" in table

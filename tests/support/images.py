@@ -1,17 +1,21 @@
 """Modelyard's images built without a container engine, and pushed to a registry.
 
-The path (docs/images.md): `hack/rootfs.sh base` makes a Debian bookworm root filesystem from
-Debian's packages (mmdebstrap); `hack/rootfs.sh venv` copies it and lets its own python3 make a
-virtual environment at /opt/modelyard, pip installing offline from a wheelhouse that the host's
-pip fills (`pip wheel`); this module then turns the two folders into OCI layers (deterministic
-tar: sorted names, numeric owners, no user names; gzip without a name or time), writes the image
-config (User 65532, Env, Entrypoint, WorkingDir, diff_ids) and manifest, and pushes blobs and
-manifest with Modelyard's own distribution client (modelyard.worker.oci.client).
+The path (docs/images.md), in three layers:
+1. `hack/rootfs.sh base`: a Debian bookworm root filesystem from Debian's packages (mmdebstrap);
+2. `hack/rootfs.sh venv`: a copy of it in which its own python3 makes /opt/modelyard and pip
+   installs the image's dependencies offline from a wheelhouse that the host's pip fills;
+3. `hack/rootfs.sh package`: Modelyard's own wheel installed through an overlay mount, whose
+   upper folder is exactly what it adds.
+This module turns each into an OCI layer (a deterministic tar: sorted names, numeric owners, no
+user names, capped timestamps; gzip without a name or time), writes the image config (User
+65532, Env, Entrypoint, WorkingDir, diff_ids) and manifest, and pushes blobs and manifest with
+Modelyard's own distribution client (modelyard.worker.oci.client).
 
 Everything slow is cached under ~/.cache/modelyard/images/ (MODELYARD_IMAGE_CACHE) in folders
-named by the sha256 of their inputs: the base by hack/rootfs.sh's bytes; a venv by the base, the
-requirements and the package's source (pyproject.toml, README.md, operator/); a layer blob by
-its folder's key. A second build with the same inputs only pushes.
+named by the sha256 of their inputs: the base by hack/rootfs.sh's bytes; the dependencies by the
+base and the requirement list (pyproject.toml); the package by those and the package's source
+(pyproject.toml, README.md, operator/); each layer blob beside its folder. A change of Modelyard's
+code rebuilds only the small last layer; with nothing changed, a build only pushes.
 
     python -m tests.support.images operator 127.0.0.1:5000/modelyard/operator:dev
     python -m tests.support.images worker-cpu 127.0.0.1:5000/modelyard/worker-cpu:dev
@@ -83,11 +87,11 @@ class ImageSpec:
     env: tuple[str, ...] = COMMON_ENV
     ports: tuple[int, ...] = ()
 
-    def requirements(self, wheel: str) -> list[str]:
-        """pip requirements for rootfs.sh: the package's wheel with the base dependencies, the
-        extras' dependencies without torch, and `nodeps:` for those whose dependencies pull torch."""
+    def requirements(self) -> list[str]:
+        """pip requirements for `hack/rootfs.sh venv`: the package's base dependencies and its
+        extras' without torch, with `nodeps:` before those whose dependencies pull in torch."""
         project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-        wanted = [f"/wheels/{wheel}"]
+        wanted = list(project["dependencies"])
         for extra in self.extras:
             for requirement in project["optional-dependencies"][extra]:
                 name = _name(requirement)
@@ -185,39 +189,55 @@ def source_key() -> str:
     return _sha(*(part for path in _source_files() for part in (str(path.relative_to(ROOT)), path.read_bytes())))[:16]
 
 
-def _wheelhouse(spec: ImageSpec, folder: Path) -> str:
-    """The package's wheel and every dependency's, built by the host's pip (same CPython 3.11
-    ABI and platform as Debian's python3); returns the package's wheel file name."""
-    source = folder / "src"
-    for path in _source_files():
-        target = source / path.relative_to(ROOT)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
-    wheels = folder / "wheels"
+def _pip_wheel(wheels: Path, *args: str) -> None:
+    """The host's pip fills a wheelhouse: same CPython 3.11 ABI and platform as Debian's python3,
+    so its wheels install in the image; a pip wheel goes in too (rootfs.sh runs pip from it)."""
     pip = [sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheels)]
-    _run(pip + ["--no-deps", str(source)], "pip wheel (the package)")
-    (wheel,) = [p.name for p in wheels.glob("modelyard-*.whl")]
-    wanted = spec.requirements(wheel)
-    plain = [str(wheels / wheel) if r.startswith("/wheels/") else r for r in wanted if not r.startswith("nodeps:")]
-    nodeps = [r.removeprefix("nodeps:") for r in wanted if r.startswith("nodeps:")]
-    _run(pip + plain, "pip wheel (dependencies)")
-    if nodeps:
-        _run(pip + ["--no-deps"] + nodeps, "pip wheel (without dependencies)")
-    shutil.rmtree(source)
-    return wheel
+    _run(pip + list(args), f"pip wheel {' '.join(args)[:200]}")
+    if not any(wheels.glob("pip-*.whl")):
+        _run(pip + ["--no-deps", "pip"], "pip wheel pip")
 
 
-def venv_rootfs(spec: ImageSpec) -> tuple[Path, str]:
-    """The base with /opt/modelyard for `spec`, cached by base, source and requirements."""
-    key = _sha(base_key(), source_key(), spec.name, *spec.extras)[:16]
+def deps_rootfs(spec: ImageSpec) -> tuple[Path, str]:
+    """The base with /opt/modelyard holding the image's dependencies (not the package), cached by
+    the base and the requirement list: a change of Modelyard's code does not rebuild it."""
+    wanted = spec.requirements()
+    key = _sha(base_key(), spec.name, *wanted)[:16]
 
     def make(tmp: Path) -> None:
         tmp.mkdir()
-        wheel = _wheelhouse(spec, tmp)
-        _run([str(ROOTFS_SCRIPT), "venv", str(base_rootfs()), str(tmp / "rootfs"), str(tmp / "wheels"),
-              *spec.requirements(wheel)], "hack/rootfs.sh venv")
-        shutil.rmtree(tmp / "wheels")
-    return _cached(cache_root() / f"{spec.name}-{key}", make) / "rootfs", key
+        wheels = tmp / "wheels"
+        plain = [r for r in wanted if not r.startswith("nodeps:")]
+        nodeps = [r.removeprefix("nodeps:") for r in wanted if r.startswith("nodeps:")]
+        _pip_wheel(wheels, *plain)
+        if nodeps:
+            _pip_wheel(wheels, "--no-deps", *nodeps)
+        _run([str(ROOTFS_SCRIPT), "venv", str(base_rootfs()), str(tmp / "rootfs"), str(wheels), *wanted],
+             "hack/rootfs.sh venv")
+        shutil.rmtree(wheels)
+    return _cached(cache_root() / f"{spec.name}-deps-{key}", make) / "rootfs", key
+
+
+def package_upper(spec: ImageSpec) -> tuple[Path, str]:
+    """What installing Modelyard's own wheel adds to the dependencies' root filesystem (an
+    overlay's upper folder), cached by the dependencies and the package's source."""
+    lower, deps_key = deps_rootfs(spec)
+    key = _sha(deps_key, source_key())[:16]
+
+    def make(tmp: Path) -> None:
+        tmp.mkdir()
+        source, wheels = tmp / "src", tmp / "wheels"
+        for path in _source_files():
+            target = source / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        _pip_wheel(wheels, "--no-deps", str(source))
+        (wheel,) = [p.name for p in wheels.glob("modelyard-*.whl")]
+        _run([str(ROOTFS_SCRIPT), "package", str(lower), str(tmp / "upper"), str(wheels), wheel],
+             "hack/rootfs.sh package")
+        shutil.rmtree(source)
+        shutil.rmtree(wheels)
+    return _cached(cache_root() / f"{spec.name}-package-{key}", make) / "upper", key
 
 
 class _Hashing(io.RawIOBase):
@@ -294,23 +314,36 @@ def _layer(folder: Path, name: str, make) -> Layer:
     return layer
 
 
+def _whiteouts(folder: Path) -> list[str]:
+    """Deletions recorded by overlayfs (0/0 character devices): the package step must add only."""
+    return [str(p.relative_to(folder)) for p in folder.rglob("*")
+            if p.is_char_device() and os.stat(p, follow_symlinks=False).st_rdev == 0]
+
+
 def build(spec: ImageSpec) -> Image:
-    """The image's two layers (Debian base, venv), config and manifest; all cached but the JSON."""
+    """The image's three layers (Debian base, dependencies, Modelyard), config and manifest; all
+    cached but the JSON."""
     timings: dict[str, float] = {}
-    started = time.monotonic()
-    base = base_rootfs()
-    timings["base_rootfs_s"] = time.monotonic() - started
-    started = time.monotonic()
-    base_layer = _layer(base.parent, "layer", lambda out: write_layer(
-        base, sorted(p.name for p in base.iterdir()), out, skip_contents=RUNTIME_MOUNTS))
-    timings["base_layer_s"] = time.monotonic() - started
-    started = time.monotonic()
-    rootfs, key = venv_rootfs(spec)
-    timings["venv_rootfs_s"] = time.monotonic() - started
-    started = time.monotonic()
-    venv_layer = _layer(rootfs.parent, "layer", lambda out: write_layer(rootfs, [VENV], out, mtime=0))
-    timings["venv_layer_s"] = time.monotonic() - started
-    layers = [base_layer, venv_layer]
+
+    def timed(name: str, step):
+        started = time.monotonic()
+        value = step()
+        timings[name] = time.monotonic() - started
+        return value
+
+    base = timed("base_rootfs_s", base_rootfs)
+    base_layer = timed("base_layer_s", lambda: _layer(base.parent, "layer", lambda out: write_layer(
+        base, sorted(p.name for p in base.iterdir()), out, skip_contents=RUNTIME_MOUNTS)))
+    deps, _ = timed("deps_rootfs_s", lambda: deps_rootfs(spec))
+    deps_layer = timed("deps_layer_s", lambda: _layer(deps.parent, "layer", lambda out: write_layer(
+        deps, [VENV], out, mtime=0)))
+    upper, key = timed("package_s", lambda: package_upper(spec))
+    removed = _whiteouts(upper)
+    if removed:
+        raise RuntimeError(f"installing the package removed files of the dependencies' layer: {removed[:5]}")
+    package_layer = timed("package_layer_s", lambda: _layer(upper.parent, "layer", lambda out: write_layer(
+        upper, [VENV], out, mtime=0)))
+    layers = [base_layer, deps_layer, package_layer]
     config = {
         "created": "1970-01-01T00:00:00Z",
         "architecture": "amd64",
@@ -327,7 +360,8 @@ def build(spec: ImageSpec) -> Image:
         },
         "rootfs": {"type": "layers", "diff_ids": [layer.diff_id for layer in layers]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "hack/rootfs.sh base (Debian bookworm)"},
-                    {"created": "1970-01-01T00:00:00Z", "created_by": f"hack/rootfs.sh venv {VENV} ({spec.name})"}],
+                    {"created": "1970-01-01T00:00:00Z", "created_by": f"hack/rootfs.sh venv /{VENV} ({spec.name})"},
+                    {"created": "1970-01-01T00:00:00Z", "created_by": "hack/rootfs.sh package (modelyard)"}],
     }
     config["config"] = {k: v for k, v in config["config"].items() if v is not None}
     config_bytes = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()

@@ -153,6 +153,8 @@ class ServedVariant(ApiModel):
     """Why this variant: the hardware's preference and the measured speed-up."""
     since: datetime | None = None
     """When it started taking traffic."""
+    server: NameText | None = None
+    """Built-in backend: the Deployment running it (one per variant and pod template)."""
 
 
 class CanaryStatus(ServedVariant):

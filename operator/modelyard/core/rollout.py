@@ -26,7 +26,7 @@ from modelyard.core.variants import Choice, NoChoice, choose
 from modelyard.workloads.jobs import NoStoreConfigured
 from modelyard.workloads.profiles import HardwareProfile
 from modelyard.workloads.serving import (build_autoscaler, build_parity_job, build_server, build_service,
-                                         canary_split, parity_job_name, replica_count, selector, server_name,
+                                         canary_split, parity_job_name, replica_count, selector,
                                          service_name)
 
 PROGRESSING = "Progressing"
@@ -114,31 +114,30 @@ class Rollout:
                   "digest": digest_of(variant), "reason": choice.reason, **extra}
         return {k: v for k, v in record.items() if v is not None}
 
-    def _server(self, variant: str) -> Server | None:
-        return self.observed.servers.get(server_name(self.dep, variant))
+    def _server(self, name: str | None) -> Server | None:
+        return self.observed.servers.get(name) if name else None
 
     def _event(self, type_: str, reason: str, message: str) -> None:
         self.decision.events.append(Event(type_, reason, message))
 
-    def _select(self, variant: str | None) -> None:
-        """Point the Service at `variant`'s pods (None: every variant's: the canary)."""
-        wanted = selector(self.dep, variant)
+    def _select(self, server: str | None) -> None:
+        """Point the Service at one server Deployment's pods (None: all of them: the canary)."""
+        wanted = selector(self.dep, server)
         if self.observed.service is None:
-            self.decision.create.append(build_service(self.dep, variant))
+            self.decision.create.append(build_service(self.dep, server))
         elif self.observed.service != wanted:
             body = {"spec": {"selector": {**{k: None for k in self.observed.service}, **wanted}}}
             self.decision.patches.append(ChildPatch(name=service_name(self.dep), body=body, kind="Service"))
 
-    def _scale(self, variant: str, replicas: int) -> None:
-        server = self._server(variant)
+    def _scale(self, name: str, replicas: int) -> None:
+        server = self._server(name)
         if server is not None and server.replicas != replicas:
             self.decision.patches.append(ChildPatch(name=server.name, body={"spec": {"replicas": replicas}},
                                                     kind="Deployment"))
 
     def _retire_others(self, keep: set[str]) -> None:
-        names = {server_name(self.dep, v) for v in keep}
         for name in sorted(self.observed.servers):
-            if name not in names:
+            if name not in keep:
                 self.decision.deletes.append(ChildRef("Deployment", name))
 
     def _conditions(self, ready: bool, ready_reason: str, message: str, progressing: bool, degraded: str | None,
@@ -171,7 +170,7 @@ class Rollout:
         self.body["url"] = self.observed.url
         self.body["grpcAddress"] = self.observed.grpc
         serving = self.body.get("serving")
-        if serving and self._server(serving["variant"]) is None and not self.body.get("candidate"):
+        if serving and self._server(serving.get("server")) is None and not self.body.get("candidate"):
             # Its servers are gone (deleted by hand): start again from nothing.
             self.body.pop("serving", None)
             serving = None
@@ -181,9 +180,25 @@ class Rollout:
         rejected = self._rejected(choice)
         if rejected is not None:
             return self._held_back(choice, rejected)
-        if serving and serving.get("variant") == choice.variant.name:
+        wanted = self._wanted(choice)
+        if isinstance(wanted, Decision):
+            return wanted
+        if serving and serving.get("server") == wanted["metadata"]["name"]:
             return self._steady(choice)
-        return self._roll_to(choice)
+        return self._roll_to(choice, wanted)
+
+    def _wanted(self, choice: Choice) -> dict[str, Any] | Decision:
+        """The server Deployment `choice` runs in, as the spec asks now: a changed template
+        (env, resources, the profile) is another Deployment, rolled out like a new version."""
+        profile = self.profiles.get(self.dep.spec.hardware)
+        if profile is None:
+            return self._no_choice(NoChoice("NoHardwareProfile", f"no hardware profile {self.dep.spec.hardware!r} "
+                                            "is configured (chart values hardwareProfiles)", final=True))
+        replicas = self._canary_replicas() if self.body.get("serving") else self.total
+        try:
+            return build_server(self.dep, choice.variant, self.related.model, profile, self.settings, replicas)
+        except NoStoreConfigured as error:
+            return self._no_choice(NoChoice("NoStoreConfigured", str(error), final=True))
 
     def _choose(self) -> Choice | Decision:
         """The variant to serve, or the decision that says why there is none."""
@@ -221,25 +236,27 @@ class Rollout:
         message = (f"{choice.variant.name} was rolled back ({rejected.get('reason')}: {rejected.get('message')}); "
                    "it is tried again when the spec or the variant changes")
         if self.body.get("serving"):
-            return self._steady_on(self.body["serving"]["variant"], degraded=(rejected.get("reason"), message))
+            return self._steady_on(self.body["serving"].get("server"), degraded=(rejected.get("reason"), message))
         self.status.failed(rejected.get("reason") or "RolledBack", message)
         self.status.drop(PROGRESSING)
         return self._finish("Failed", message)
 
     def _steady(self, choice: Choice) -> Decision:
-        self.body["serving"] = {**self.body["serving"], **self._variant_record(choice, since=self.body["serving"].get("since"))}
-        return self._steady_on(choice.variant.name)
+        serving = self.body["serving"]
+        self.body["serving"] = {**serving, **self._variant_record(choice, since=serving.get("since"),
+                                                                  server=serving.get("server"))}
+        return self._steady_on(serving.get("server"))
 
-    def _steady_on(self, variant: str, degraded: tuple[str | None, str] | None = None) -> Decision:
-        """The serving variant alone takes the traffic; nothing else runs."""
+    def _steady_on(self, name: str | None, degraded: tuple[str | None, str] | None = None) -> Decision:
+        """The serving Deployment alone takes the traffic; nothing else runs."""
         self.body.pop("candidate", None)
         self.body.pop("canary", None)
-        self._select(variant)
-        self._retire_others({variant})
-        server = self._server(variant)
+        self._select(name)
+        self._retire_others({name} if name else set())
+        server = self._server(name)
         if server is not None and self.dep.spec.autoscaling is None:
-            self._scale(variant, self.total)
-        autoscaler = build_autoscaler(self.dep, variant)
+            self._scale(server.name, self.total)
+        autoscaler = build_autoscaler(self.dep, name) if name else None
         if autoscaler is not None:
             self.decision.create.append(autoscaler)
             self.decision.patches.append(ChildPatch(name=autoscaler["metadata"]["name"], kind="HorizontalPodAutoscaler",
@@ -257,30 +274,21 @@ class Rollout:
             message += f"; {degraded[1]}"
         return self._finish("Serving", message)
 
-    def _roll_to(self, choice: Choice) -> Decision:
+    def _roll_to(self, choice: Choice, manifest: dict[str, Any]) -> Decision:
         variant = choice.variant
+        name = manifest["metadata"]["name"]
         candidate = self.body.get("candidate") or {}
-        if candidate.get("variant") != variant.name:
-            candidate = self._variant_record(choice, since=stamp(self.now))
+        if candidate.get("server") != name:
+            candidate = self._variant_record(choice, since=stamp(self.now), server=name)
             self.body.pop("canary", None)
         else:
-            candidate = {**candidate, **self._variant_record(choice, since=candidate.get("since"))}
+            candidate = {**candidate, **self._variant_record(choice, since=candidate.get("since"), server=name)}
         self.body["candidate"] = candidate
-        server = self._server(variant.name)
-        previous = (self.body.get("serving") or {}).get("variant")
-        keep = {variant.name} | ({previous} if previous else set())
-        self._retire_others(keep)
+        server = self._server(name)
+        previous = (self.body.get("serving") or {}).get("server")
+        self._retire_others({name} | ({previous} if previous else set()))
         self.decision.requeue_after = POLL_SECONDS
         if server is None:
-            profile = self.profiles.get(self.dep.spec.hardware)
-            if profile is None:
-                return self._no_choice(NoChoice("NoHardwareProfile", f"no hardware profile {self.dep.spec.hardware!r} "
-                                                "is configured (chart values hardwareProfiles)", final=True))
-            try:
-                manifest = build_server(self.dep, variant, self.related.model, profile, self.settings,
-                                        replicas=self.total if not previous else self._canary_replicas())
-            except NoStoreConfigured as error:
-                return self._no_choice(NoChoice("NoStoreConfigured", str(error), final=True))
             self.decision.create.append(manifest)
             message = f"starting {variant.name} ({choice.format}): {choice.reason}"
             self._event("Normal", "Deploying", message)
@@ -293,7 +301,7 @@ class Rollout:
             message = f"waiting for {variant.name}'s servers: {server.ready}/{server.replicas} ready"
             return self._progress("Deploying", "ServersStarting", message)
         canary = self.body.get("canary")
-        if canary and canary.get("variant") == variant.name:
+        if canary and canary.get("server") == name:
             return self._canary(choice, server, canary)
         return self._verify(choice, server, round_="")
 
@@ -364,25 +372,25 @@ class Rollout:
 
     def _passed(self, choice: Choice, server: Server, round_: str) -> Decision:
         variant = choice.variant.name
-        previous = (self.body.get("serving") or {}).get("variant")
+        previous = (self.body.get("serving") or {}).get("server")
         percent = self.rollout.canary_percent if self.rollout else 0
         if previous and percent and not round_:
             stable, canary = canary_split(self.total, percent)
             self._scale(previous, stable)
-            self._scale(variant, canary)
+            self._scale(server.name, canary)
             self._select(None)
             self.body["canary"] = {**self.body["candidate"], "percent": percent, "since": stamp(self.now)}
             message = (f"{variant} passed live parity and takes {percent} % as a canary ({canary} of "
                        f"{stable + canary} replicas)")
             self._event("Normal", "CanaryStarted", message)
             return self._progress("Canary", "Canary", message)
-        return self._promote(choice)
+        return self._promote(choice, server)
 
     def _canary(self, choice: Choice, server: Server, canary: dict[str, Any]) -> Decision:
         auto = self.rollout.auto_promote if self.rollout else True
         percent = self.rollout.canary_percent if self.rollout else 0
         if percent >= 100 or percent == 0:
-            return self._promote(choice)  # the user moved the rest of the traffic
+            return self._promote(choice, server)  # the user moved the rest of the traffic
         if not auto:
             return self._progress("Canary", "Canary", f"{choice.variant.name} takes {canary.get('percent')} % as a "
                                   "canary; set rollout.canaryPercent to 100 (or autoPromote) to promote it")
@@ -394,34 +402,36 @@ class Rollout:
                                   f"canary; judged in {int(wait) + 1} s")
         return self._verify(choice, server, round_="analysis")
 
-    def _promote(self, choice: Choice) -> Decision:
+    def _promote(self, choice: Choice, server: Server) -> Decision:
         variant = choice.variant.name
         previous = (self.body.get("serving") or {}).get("variant")
-        self._scale(variant, self.total)
-        self._select(variant)
-        self.body["serving"] = self._variant_record(choice, since=stamp(self.now))
+        self._scale(server.name, self.total)
+        self._select(server.name)
+        self.body["serving"] = self._variant_record(choice, since=stamp(self.now), server=server.name)
         self.body.pop("candidate", None)
         self.body.pop("canary", None)
         self.body.pop("rejected", None)
-        self._retire_others({variant})
+        self._retire_others({server.name})
         message = f"{variant} passed live parity and takes all traffic" + (f" (was {previous})" if previous else "")
         self._event("Normal", "Promoted", message)
         self.decision.requeue_after = POLL_SECONDS
-        server = self._server(variant)
-        self.body["replicas"] = server.ready if server else 0
+        self.body["replicas"] = server.ready
         self._conditions(True, "Serving", f"{self._serving_message()}; {message}", False, None)
         return self._finish("Serving", f"{self._serving_message()}; {message}")
 
     def _roll_back(self, choice: Choice, reason: str, message: str) -> Decision:
         variant = choice.variant
-        previous = (self.body.get("serving") or {}).get("variant")
+        serving = self.body.get("serving") or {}
+        previous = serving.get("server")
+        candidate = (self.body.get("candidate") or {}).get("server")
         self._record_rejection(variant, reason, message)
         self.body.pop("candidate", None)
         self.body.pop("canary", None)
-        self.decision.deletes.append(ChildRef("Deployment", server_name(self.dep, variant.name)))
+        if candidate:
+            self.decision.deletes.append(ChildRef("Deployment", candidate))
         self.decision.requeue_after = None
         if previous:
-            said = f"rolled back {variant.name}: {message}; {previous} keeps serving"
+            said = f"rolled back {variant.name}: {message}; {serving.get('variant')} keeps serving"
             self._event("Warning", reason, said)
             self._select(previous)
             self._scale(previous, self.total)

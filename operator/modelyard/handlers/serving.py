@@ -11,7 +11,7 @@ from modelyard.core.jobstate import JobObservation
 from modelyard.core.kserving import KServeObserved, isvc_variant, kserve_parity_name_for
 from modelyard.core.rollout import Observed, Server
 from modelyard.workloads.naming import label_value
-from modelyard.workloads.serving import (DEPLOYMENT_LABEL, GRPC_PORT, HTTP_PORT, VARIANT_LABEL, grpc_address, parity_job_name,
+from modelyard.workloads.serving import (DEPLOYMENT_LABEL, GRPC_PORT, HTTP_PORT, SERVER_LABEL, VARIANT_LABEL, grpc_address, parity_job_name,
                                          service_name, service_url)
 
 if TYPE_CHECKING:
@@ -96,16 +96,15 @@ def observe_servers(kube: Kube, dep: ModelDeployment, observe_job: Any) -> Obser
     for body in kube.list_deployments(ns, {DEPLOYMENT_LABEL: label_value(dep.name)}):
         if not _owned(body, uid):
             continue
-        variant = (body["metadata"].get("labels") or {}).get(VARIANT_LABEL)
-        pods = kube.pods(ns, {DEPLOYMENT_LABEL: label_value(dep.name), VARIANT_LABEL: variant}) if variant else []
+        pods = kube.pods(ns, {DEPLOYMENT_LABEL: label_value(dep.name), SERVER_LABEL: body["metadata"]["name"]})
         server = server_state(body, pods)
         servers[server.name] = server
         for round_ in ("", "analysis"):
             name = parity_job_name(dep, _variant_of(dep, body), server.uid, round_)
             parity[name] = observe_job(name)
         local = (body["metadata"].get("annotations") or {}).get(HTTP_URL_ANNOTATION)
-        served = ((dep.status.serving.variant if dep.status and dep.status.serving else None))
-        if local and served and _variant_of(dep, body) == served:
+        served = dep.status.serving.server if dep.status and dep.status.serving else None
+        if local and served == server.name:
             url = local
     service = kube.get_builtin("Service", ns, service_name(dep))
     selector = ((service or {}).get("spec") or {}).get("selector") if service and _owned(service, uid) else None

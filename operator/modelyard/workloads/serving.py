@@ -23,14 +23,25 @@ HTTP_PORT = 8080
 GRPC_PORT = 8081
 DEPLOYMENT_LABEL = "modelyard.dev/deployment"
 VARIANT_LABEL = "modelyard.dev/variant"
+SERVER_LABEL = "modelyard.dev/server"
+"""The Deployment a server pod belongs to: the Service selects one (or, for a canary, all)."""
 SERVE_RESOURCES = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"memory": "4Gi"}}
 """A server's default resources (the profile's device resources are added); spec.resources
 overrides them."""
 
 
-def server_name(deployment: ModelDeployment, variant: str) -> str:
-    """`<deployment>-<variant>`, length-safe: one Deployment per variant."""
-    return job_name(deployment.name, variant)
+def server_name(deployment: ModelDeployment, variant: str, key: str) -> str:
+    """`<deployment>-<variant>-<key>`, length-safe: one Deployment per variant and pod template
+    (`key` hashes it), so that a changed template (env, resources, profile) is a new rollout,
+    checked live before it takes the traffic, with the previous one kept to roll back to."""
+    return job_name(deployment.name, f"{variant}-{key}")
+
+
+def template_key(template: dict[str, Any]) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def service_name(deployment: ModelDeployment) -> str:
@@ -64,11 +75,11 @@ def canary_split(total: int, percent: int) -> tuple[int, int]:
     return max(1, total - canary) if percent < 100 else 0, canary
 
 
-def selector(deployment: ModelDeployment, variant: str | None) -> dict[str, str]:
-    """The pods of one variant, or (None) of every variant of the deployment (a canary)."""
+def selector(deployment: ModelDeployment, server: str | None) -> dict[str, str]:
+    """The pods of one server Deployment, or (None) of all the deployment's (a canary)."""
     chosen = {DEPLOYMENT_LABEL: label_value(deployment.name)}
-    if variant is not None:
-        chosen[VARIANT_LABEL] = label_value(variant)
+    if server is not None:
+        chosen[SERVER_LABEL] = server
     return chosen
 
 
@@ -116,14 +127,16 @@ def build_server(deployment: ModelDeployment, variant: ModelVersion, model: Mode
                                  "periodSeconds": 5, "failureThreshold": 120}
     for key in ("terminationMessagePath", "terminationMessagePolicy"):
         container.pop(key, None)
-    chosen = selector(deployment, variant.name)
+    key = template_key(pod)
+    name = server_name(deployment, variant.name, key)
+    chosen = selector(deployment, name)
     labels = {**job["metadata"]["labels"], "app.kubernetes.io/name": "modelyard-server",
-              "app.kubernetes.io/component": "server", **chosen}
+              "app.kubernetes.io/component": "server", VARIANT_LABEL: label_value(variant.name), **chosen}
     rollout = spec.rollout
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": server_name(deployment, variant.name), "namespace": deployment.namespace,
+        "metadata": {"name": name, "namespace": deployment.namespace,
                      "labels": labels, "ownerReferences": job["metadata"]["ownerReferences"]},
         "spec": {
             "replicas": replicas,
@@ -135,8 +148,8 @@ def build_server(deployment: ModelDeployment, variant: ModelVersion, model: Mode
     }
 
 
-def build_service(deployment: ModelDeployment, variant: str | None) -> dict[str, Any]:
-    """The ClusterIP Service in front of `variant`'s replicas (None: every variant's, a canary)."""
+def build_service(deployment: ModelDeployment, server: str | None) -> dict[str, Any]:
+    """The ClusterIP Service in front of one server Deployment's replicas (None: all of them, a canary)."""
     labels = {"app.kubernetes.io/name": "modelyard-server", "app.kubernetes.io/managed-by": "modelyard",
               DEPLOYMENT_LABEL: label_value(deployment.name)}
     return {
@@ -144,13 +157,13 @@ def build_service(deployment: ModelDeployment, variant: str | None) -> dict[str,
         "kind": "Service",
         "metadata": {"name": service_name(deployment), "namespace": deployment.namespace, "labels": labels,
                      "ownerReferences": [_owner(deployment)]},
-        "spec": {"type": "ClusterIP", "selector": selector(deployment, variant),
+        "spec": {"type": "ClusterIP", "selector": selector(deployment, server),
                  "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"},
                            {"name": "grpc", "port": GRPC_PORT, "targetPort": "grpc", "appProtocol": "grpc"}]},
     }
 
 
-def build_autoscaler(deployment: ModelDeployment, variant: str) -> dict[str, Any] | None:
+def build_autoscaler(deployment: ModelDeployment, server: str) -> dict[str, Any] | None:
     auto = deployment.spec.autoscaling
     if auto is None:
         return None
@@ -160,7 +173,7 @@ def build_autoscaler(deployment: ModelDeployment, variant: str) -> dict[str, Any
         "metadata": {"name": service_name(deployment), "namespace": deployment.namespace,
                      "ownerReferences": [_owner(deployment)]},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": server_name(deployment, variant)},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": server},
             "minReplicas": auto.min_replicas,
             "maxReplicas": auto.max_replicas,
             "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {

@@ -10,7 +10,8 @@ from modelyard.config import Settings
 from modelyard.core.jobstate import JobObservation
 from modelyard.core.rollout import Observed, Related, Server, decide_rollout
 from modelyard.workloads.profiles import default_profiles
-from modelyard.workloads.serving import parity_job_name, selector, server_name
+from modelyard.workloads.serving import build_server, parity_job_name
+from modelyard.workloads.serving import selector as by_server
 from tests.support import builders
 from tests.support.builders import served_version
 
@@ -35,8 +36,25 @@ def decide(d, versions=(A, B), servers=(), service=None, parity=None, now=NOW):
     return decide_rollout(d, related, observed, default_profiles(), SETTINGS, now)
 
 
-def server(d, variant, ready=1, replicas=1, failure=None):
-    return Server(name=server_name(d, variant), uid=f"{variant}-uid", replicas=replicas, ready=ready, failure=failure,
+VERSIONS = {b["metadata"]["name"]: b for b in (A, B)}
+
+
+def server_name(d, variant, body=None):
+    """The Deployment the rollout runs `variant` (or the version `body`) in under `d`'s spec."""
+    manifest = build_server(d, parse_object(body or VERSIONS[variant]), MODEL, default_profiles()["cpu"], SETTINGS, 1)
+    return manifest["metadata"]["name"]
+
+
+def candidate(d, variant, since="2026-12-06T11:59:00Z", body=None):
+    return {"version": variant, "variant": variant, "since": since, "server": server_name(d, variant, body)}
+
+
+def selector(d, variant):
+    return by_server(d, server_name(d, variant) if variant else None)
+
+
+def server(d, variant, ready=1, replicas=1, failure=None, body=None):
+    return Server(name=server_name(d, variant, body), uid=f"{variant}-uid", replicas=replicas, ready=ready, failure=failure,
                   endpoints=tuple(f"grpc://127.0.0.{i + 2}:8081" for i in range(ready)),
                   metrics=tuple(f"http://127.0.0.{i + 2}:8080/metrics" for i in range(ready)))
 
@@ -82,7 +100,8 @@ def test_first_rollout_starts_servers_then_verifies_then_serves():
 
 
 def serving_a(**spec):
-    status = {"phase": "Serving", "serving": {"version": "classifier-1-0-0", "variant": "classifier-1-0-0", "format": "onnx"}}
+    status = {"phase": "Serving", "serving": {"version": "classifier-1-0-0", "variant": "classifier-1-0-0", "format": "onnx",
+                                              "server": server_name(dep(**spec), "classifier-1-0-0")}}
     return dep(status=status, **spec)
 
 
@@ -100,14 +119,13 @@ def test_a_new_version_starts_beside_the_old_and_the_old_keeps_the_traffic_until
     promoted = decide(d, servers=[old, new], service=selector(d, "classifier-1-0-0"), parity={name: parity_result(True)})
     assert promoted.status["serving"]["variant"] == "classifier-2-0-0"
     (patch,) = [p for p in promoted.patches if p.kind == "Service"]
-    assert patch.body["spec"]["selector"]["modelyard.dev/variant"] == "classifier-2-0-0"
+    assert patch.body["spec"]["selector"]["modelyard.dev/server"] == server_name(d, "classifier-2-0-0")
     assert [r.name for r in promoted.deletes] == [server_name(d, "classifier-1-0-0")]
 
 
 def test_parity_mismatch_rolls_back_and_the_old_version_keeps_serving():
     d = serving_a(versionRef={"name": "classifier-2-0-0"})
-    d = dep(status={**d.status.to_dict(), "candidate": {"version": "classifier-2-0-0", "variant": "classifier-2-0-0",
-                                                         "since": "2026-12-06T11:59:00Z"}},
+    d = dep(status={**d.status.to_dict(), "candidate": candidate(d, "classifier-2-0-0")},
             versionRef={"name": "classifier-2-0-0"})
     old, new = server(d, "classifier-1-0-0"), server(d, "classifier-2-0-0")
     name = parity_job_name(d, "classifier-2-0-0", new.uid)
@@ -129,8 +147,7 @@ def test_parity_mismatch_rolls_back_and_the_old_version_keeps_serving():
 
 def test_a_server_that_never_becomes_ready_is_rolled_back():
     d = serving_a(versionRef={"name": "classifier-2-0-0"})
-    d = dep(status={**d.status.to_dict(), "candidate": {"version": "classifier-2-0-0", "variant": "classifier-2-0-0",
-                                                         "since": "2026-12-06T11:59:00Z"}},
+    d = dep(status={**d.status.to_dict(), "candidate": candidate(d, "classifier-2-0-0")},
             versionRef={"name": "classifier-2-0-0"})
     old = server(d, "classifier-1-0-0")
     crashing = server(d, "classifier-2-0-0", ready=0, failure="the server exits (3 restarts): digest mismatch")
@@ -142,7 +159,7 @@ def test_a_server_that_never_becomes_ready_is_rolled_back():
 
 
 def test_nothing_serving_and_a_failed_first_version_is_failed_not_a_crash_loop():
-    d = dep(status={"candidate": {"version": "classifier-1-0-0", "variant": "classifier-1-0-0", "since": "2026-12-06T11:59:00Z"}})
+    d = dep(status={"candidate": candidate(dep(), "classifier-1-0-0")})
     new = server(d, "classifier-1-0-0")
     name = parity_job_name(d, "classifier-1-0-0", new.uid)
     failed = decide(d, servers=[new], parity={name: parity_result(False, "output y differs")})
@@ -152,11 +169,11 @@ def test_nothing_serving_and_a_failed_first_version_is_failed_not_a_crash_loop()
 
 def test_a_version_without_parity_samples_is_refused_unless_the_policy_allows():
     bare = served_version("classifier-1-0-0", parity=False)
-    d = dep(status={"candidate": {"version": "classifier-1-0-0", "variant": "classifier-1-0-0", "since": "2026-12-06T11:59:00Z"}})
-    refused = decide(d, versions=(bare,), servers=[server(d, "classifier-1-0-0")])
+    d = dep(status={"candidate": candidate(dep(), "classifier-1-0-0", body=bare)})
+    refused = decide(d, versions=(bare,), servers=[server(d, "classifier-1-0-0", body=bare)])
     assert refused.status["rejected"]["reason"] == "NoParitySamples" and "IfRecorded" in refused.status["rejected"]["message"]
     d = dep(status=d.status.to_dict(), rollout={"parity": "IfRecorded"})
-    served = decide(d, versions=(bare,), servers=[server(d, "classifier-1-0-0")])
+    served = decide(d, versions=(bare,), servers=[server(d, "classifier-1-0-0", body=bare)])
     assert served.status["phase"] == "Serving" and served.status["parity"]["skipped"]
 
 
@@ -164,8 +181,7 @@ def test_canary_takes_its_share_of_replicas_then_is_judged_again_and_promoted():
     spec = {"versionRef": {"name": "classifier-2-0-0"}, "replicas": 4,
             "rollout": {"canaryPercent": 25, "analysisSeconds": 60}}
     d = serving_a(**spec)
-    d = dep(status={**d.status.to_dict(), "candidate": {"version": "classifier-2-0-0", "variant": "classifier-2-0-0",
-                                                         "since": "2026-12-06T11:59:00Z"}}, **spec)
+    d = dep(status={**d.status.to_dict(), "candidate": candidate(d, "classifier-2-0-0")}, **spec)
     old, new = server(d, "classifier-1-0-0", ready=4, replicas=4), server(d, "classifier-2-0-0")
     first = parity_job_name(d, "classifier-2-0-0", new.uid)
     canary = decide(d, servers=[old, new], service=selector(d, "classifier-1-0-0"), parity={first: parity_result(True)})
@@ -173,7 +189,7 @@ def test_canary_takes_its_share_of_replicas_then_is_judged_again_and_promoted():
     scaled = {p.name: p.body["spec"]["replicas"] for p in canary.patches if p.kind == "Deployment"}
     assert scaled == {server_name(d, "classifier-1-0-0"): 3}
     (service,) = [p for p in canary.patches if p.kind == "Service"]
-    assert service.body["spec"]["selector"]["modelyard.dev/variant"] is None  # both variants behind it
+    assert service.body["spec"]["selector"]["modelyard.dev/server"] is None  # both variants behind it
     d = dep(status=canary.status, **spec)
     waiting = decide(d, servers=[old, new], service=selector(d, None), parity={first: parity_result(True)},
                      now=NOW + timedelta(seconds=10))
@@ -208,3 +224,21 @@ def test_waiting_for_a_version_is_pending_and_says_so():
     assert waiting.status["phase"] == "Pending" and "classifier-3-0-0" in waiting.status["message"]
     assert waiting.requeue_after and not waiting.create
 
+
+
+def test_a_changed_pod_template_is_a_new_rollout_checked_live_with_the_old_one_kept():
+    before = serving_a()
+    old = server(before, "classifier-1-0-0")
+    changed = dep(status=before.status.to_dict(), env=[{"name": "OMP_NUM_THREADS", "value": "2"}])
+    started = decide(changed, servers=[old], service=selector(before, "classifier-1-0-0"))
+    (manifest,) = started.create
+    assert manifest["metadata"]["name"] != old.name  # same variant, another Deployment
+    assert {"name": "OMP_NUM_THREADS", "value": "2"} in manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not started.deletes and started.status["candidate"]["variant"] == "classifier-1-0-0"
+    new = server(changed, "classifier-1-0-0")
+    d = dep(status=started.status, env=[{"name": "OMP_NUM_THREADS", "value": "2"}])
+    verifying = decide(d, servers=[old, new], service=selector(before, "classifier-1-0-0"))
+    assert [m["kind"] for m in verifying.create] == ["Job"]  # parity before the traffic moves
+    name = parity_job_name(d, "classifier-1-0-0", new.uid)
+    done = decide(d, servers=[old, new], service=selector(before, "classifier-1-0-0"), parity={name: parity_result(True)})
+    assert done.status["serving"]["server"] == new.name and [r.name for r in done.deletes] == [old.name]
