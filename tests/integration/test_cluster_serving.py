@@ -112,3 +112,32 @@ def test_serve_verify_roll_back_and_promote_on_the_real_cluster(quickstart: Name
     assert promoted["serving"]["server"].startswith("digits-serve-digits-onnx-cpu-b-")
     table = ns.kubectl("get", "mdep").stdout
     assert "digits-onnx-cpu-b" in table and "Serving" in table
+
+
+def test_a_latest_passing_deployment_moves_when_a_newer_version_passes_its_gates(quickstart: Namespace):
+    """track: LatestPassing serves the newest version with a gated variant for its hardware; a
+    version 2.0.0 imported later moves it once its EvaluationJob passes, not before."""
+    ns = quickstart
+    evaluation = ns.read("evaluationjobs", "digits-onnx-cpu-eval")
+    ns.wait_phase("evaluationjobs", "digits-onnx-cpu-eval", "Succeeded", timeout=300)
+    tracking = {"apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelDeployment", "metadata": {"name": "digits-latest"},
+                "spec": {"modelRef": {"name": "digits"}, "track": "LatestPassing", "hardware": "cpu", "backend": "builtin",
+                         # 2.0.0 is imported, not converted: it has no recorded parity samples
+                         "rollout": {"parity": "IfRecorded"}}}
+    ns.apply(tracking)
+    first = ns.wait_status("modeldeployments", "digits-latest", "serving 1.0.0's variant",
+                           lambda s: s.get("phase") == "Serving" and s.get("replicas"), timeout=300)
+    assert first["serving"]["version"] == "digits-1-0-0", first.get("message")
+    artifact = ns.read("modelversions", "digits-onnx-cpu")["status"]["artifact"]["uri"]
+    ns.apply({"apiVersion": "modelyard.dev/v1alpha1", "kind": "ModelVersion", "metadata": {"name": "digits-2-0-0"},
+              "spec": {"modelRef": {"name": "digits"}, "version": "2.0.0", "format": "onnx",
+                       "source": {"uri": f"{artifact}1/model.onnx"}}})
+    ns.wait_phase("modelversions", "digits-2-0-0", "Ready", timeout=180)
+    # Ready but not gated: the deployment stays where it is
+    assert ns.status("modeldeployments", "digits-latest")["serving"]["version"] == "digits-1-0-0"
+    ns.apply({"apiVersion": evaluation["apiVersion"], "kind": "EvaluationJob", "metadata": {"name": "digits-2-0-0-eval"},
+              "spec": {**{k: v for k, v in evaluation["spec"].items() if k != "baselineRef"},
+                       "modelVersionRef": {"name": "digits-2-0-0"}}})
+    moved = ns.wait_status("modeldeployments", "digits-latest", "serving 2.0.0",
+                           lambda s: (s.get("serving") or {}).get("variant") == "digits-2-0-0", timeout=300)
+    assert moved["parity"]["skipped"] and "no recorded parity samples" in moved["parity"]["message"]

@@ -335,7 +335,7 @@ class ModelVersionStatus(WorkStatus):
     """Facts about the model."""
     hardware: Hardware | None = None
     """Hardware this version was converted for, when it came from a ConversionJob."""
-    published: Annotated[list[Publication], Field(max_length=8)] = []
+    published: Annotated[list[Publication], Field(max_length=8)] | None = None
     """Registries the version was pushed to by its Model's spec.publish rule."""
     publish_job: NameText | None = None
     """The Job pushing it now (its condition `Published` says how it went)."""

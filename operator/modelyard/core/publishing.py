@@ -42,7 +42,7 @@ def publish_job_name(version: ModelVersion, target: str) -> str:
 
 
 def already_published(version: ModelVersion, target: str) -> bool:
-    return any(p.reference == target for p in (version.status.published if version.status else []))
+    return any(p.reference == target for p in ((version.status.published if version.status else None) or []))
 
 
 def add_publishing(decision: Decision, version: ModelVersion, target: str, observed: JobObservation,
@@ -52,18 +52,18 @@ def add_publishing(decision: Decision, version: ModelVersion, target: str, obser
     name = publish_job_name(version, target)
     conditions = status.get("conditions") or []
 
-    def condition(ok: bool, reason: str, message: str) -> None:
+    def condition(ok: bool | str, reason: str, message: str) -> None:
         status["conditions"] = set_condition(conditions, PUBLISHED, ok, reason, message, now,
                                              version.metadata.generation)
 
     if observed.phase in ("Missing",):
         decision.create.append(build())
         status["publishJob"] = name
-        condition(False, "Publishing", f"pushing to {target} (Job {name})")
+        condition("Unknown", "Publishing", f"pushing to {target} (Job {name})")
         return decision
     if observed.phase in ("Pending", "Running", "Foreign"):
         status["publishJob"] = name
-        condition(False, "Publishing", f"pushing to {target} (Job {name}: {observed.message or observed.reason})")
+        condition("Unknown", "Publishing", f"pushing to {target} (Job {name}: {observed.message or observed.reason})")
         return decision
     result = observed.result or {}
     if observed.phase == "Failed" or not result.get("digest"):

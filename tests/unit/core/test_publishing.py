@@ -61,6 +61,7 @@ def test_a_push_is_recorded_and_a_refused_one_leaves_the_version_ready():
 
     started = step(JobObservation("Missing"))
     assert started.create and started.status["conditions"][-1]["reason"] == "Publishing"
+    assert started.status["conditions"][-1]["status"] == "Unknown"  # neither published nor refused yet
     done = step(JobObservation("Succeeded", result={"ok": True, "digest": "sha256:" + "e" * 64}))
     assert done.status["published"] == [{"reference": target, "digest": "sha256:" + "e" * 64, "publishedAt": "2026-12-06T12:00:00Z"}]
     assert done.status["conditions"][-1]["status"] == "True" and [e.reason for e in done.events] == ["Published"]
