@@ -197,12 +197,7 @@ def build_worker_job(
     }
     if init_containers:
         pod_spec["initContainers"] = init_containers
-    if profile.node_selector:
-        pod_spec["nodeSelector"] = dict(profile.node_selector)
-    if profile.tolerations:
-        pod_spec["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in profile.tolerations]
-    if profile.runtime_class_name:
-        pod_spec["runtimeClassName"] = profile.runtime_class_name
+    pod_spec.update(profile.placement())
     if settings.image_pull_secrets:
         pod_spec["imagePullSecrets"] = [{"name": n} for n in settings.image_pull_secrets]
     jobs = settings.jobs

@@ -192,12 +192,7 @@ def build_inference_service(*, name: str, namespace: str, owner: dict[str, str],
         model["storageUri"] = artifact
     if canary_percent is not None:
         predictor["canaryTrafficPercent"] = canary_percent
-    if profile.node_selector:
-        predictor["nodeSelector"] = dict(profile.node_selector)
-    if profile.tolerations:
-        predictor["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in profile.tolerations]
-    if profile.runtime_class_name:
-        predictor["runtimeClassName"] = profile.runtime_class_name
+    predictor.update(profile.placement())
     metadata: dict[str, Any] = {
         "name": name,
         "namespace": namespace,

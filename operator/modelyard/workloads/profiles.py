@@ -63,6 +63,18 @@ class HardwareProfile(_Camel):
             parse_quantity(value)
         return values
 
+    def placement(self) -> dict[str, Any]:
+        """The pod-spec fields that put a pod on this hardware's nodes: node selector,
+        tolerations, runtime class (only those the profile sets)."""
+        found: dict[str, Any] = {}
+        if self.node_selector:
+            found["nodeSelector"] = dict(self.node_selector)
+        if self.tolerations:
+            found["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in self.tolerations]
+        if self.runtime_class_name:
+            found["runtimeClassName"] = self.runtime_class_name
+        return found
+
     def resources(self, override: dict[str, Any] | None = None) -> dict[str, dict[str, str]]:
         """Requests/limits: profile defaults and the accelerator, merged with the object's
         `spec.resources` into a valid pair (see `workloads.resources`)."""
