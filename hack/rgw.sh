@@ -117,6 +117,9 @@ osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
 mon allow pool size one = true
 mon warn on pool no redundancy = false
+# The OSD keeps its data in memory: a nearly full disk (a CI machine's) must not stop the monitor.
+mon data avail crit = 0
+mon data avail warn = 0
 osd crush chooseleaf type = 0
 osd crush update on start = false
 osd class update on start = false

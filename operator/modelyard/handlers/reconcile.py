@@ -87,9 +87,24 @@ def serialized(reconcile: Callable[..., Decision]) -> Callable[..., Decision]:
         with ctx.locks_guard:
             lock = ctx.locks.setdefault(key, threading.RLock())
         with lock:
+            if not kwargs.get("fresh"):
+                obj = newest(obj, ctx.seen.get(*key))
             return reconcile(ctx, obj, *args, **kwargs)
 
     return locked
+
+
+def newest(held: Any, seen: Any | None) -> Any:
+    """The newer of a body a caller held while it waited for the object's lock and the one
+    the watch delivered since. A held body may predate a write the watch has shown already
+    (the record of that write is gone then): deciding on it would announce that transition
+    again. etcd's revisions order them; a body whose version is not a number is kept."""
+    if seen is None or seen.metadata.uid != held.metadata.uid:
+        return held
+    try:
+        return seen if int(seen.metadata.resource_version) > int(held.metadata.resource_version) else held
+    except (TypeError, ValueError):
+        return held
 
 
 def read(ctx: Context, kind: str, namespace: str, name: str, fresh: bool = False) -> Any | None:

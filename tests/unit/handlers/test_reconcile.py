@@ -238,6 +238,40 @@ def test_each_transition_posts_its_event_once_whatever_bodies_it_is_decided_on(t
     assert events == ["JobCreated", "Ready"]
 
 
+def test_a_body_held_while_the_watch_showed_our_write_announces_nothing_again(tmp_path: Path):
+    """A reconcile that waited for the lock with a body read before our write (a settled source
+    version telling its jobs) runs after the watch showed that write and cleared its record."""
+    cluster = with_version(tmp_path)
+    events: list[str] = []
+    ctx = context(cluster, events, watching=True)
+    reconcile_model_version(ctx, version(cluster))
+    held = version(cluster)
+    cluster.finish_job("default", JOB, b.job_status(complete=True)["status"], b.worker_pod(json.dumps(IMPORTED)))
+    ctx.seen.put_job("default", JOB, cluster.get_job("default", JOB))
+    reconcile_model_version(ctx, held)
+    ready = version(cluster)
+    ctx.seen.put("ModelVersion", "default", "classifier-1-0-0", ready)
+    reconcile_model_version(ctx, ready)
+    assert not ctx.written
+    reconcile_model_version(ctx, held)
+    assert events == ["JobCreated", "Ready"]
+    assert phase(cluster) == "Ready"
+
+
+def test_the_newest_body_is_decided_on_and_a_foreign_or_unordered_one_is_left_alone(tmp_path: Path):
+    from modelyard.handlers.reconcile import newest
+
+    cluster = with_version(tmp_path)
+    old = version(cluster)
+    cluster.patch_status("ModelVersion", "default", "classifier-1-0-0", {"phase": "Importing"}, {})
+    new = version(cluster)
+    assert newest(old, new) is new and newest(new, old) is new and newest(old, None) is old
+    foreign = new.model_copy(update={"metadata": new.metadata.model_copy(update={"uid": "another"})})
+    assert newest(old, foreign) is old
+    opaque = new.model_copy(update={"metadata": new.metadata.model_copy(update={"resource_version": "abc"})})
+    assert newest(old, opaque) is old
+
+
 def test_a_re_applied_version_waits_for_its_predecessors_job_and_then_runs_its_own(tmp_path: Path):
     cluster = with_version(tmp_path)
     events: list[str] = []
