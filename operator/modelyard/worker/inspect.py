@@ -144,13 +144,19 @@ def _onnx(model: Path) -> ModelFacts:
     proto = onnx.load(str(model), load_external_data=False)
     onnx.checker.check_model(str(model))
     initializers = {i.name for i in proto.graph.initializer}
+    from modelyard.worker.convert.zipmap import tensor_shape, zipmaps
+
+    # A ZipMap's maps are described, run and compared as the tensor it is given (zipmap.py).
+    zipped = {name: tensor_shape(proto, z) for name, z in zipmaps(proto).items()}
 
     def spec(value: Any) -> TensorSpec:
+        if value.name in zipped:
+            elem = value.type.sequence_type.elem_type.map_type.value_type.tensor_type.elem_type
+            return TensorSpec(name=value.name, dtype=_ONNX_DTYPES.get(elem, "float32"),
+                              shape=_dims([d if isinstance(d, int) else None for d in zipped[value.name]]))
         if not value.type.HasField("tensor_type"):
             kind = value.type.WhichOneof("value") or "an unknown type"
-            zipmap = " (a ZipMap, as skl2onnx writes classifiers' probabilities by default: re-export with " \
-                     "options={id(model): {'zipmap': False}})" if kind == "sequence_type" else ""
-            raise InspectionError(f"{model.name}: {value.name} is a {kind.replace('_type', '')}, not a tensor{zipmap}; "
+            raise InspectionError(f"{model.name}: {value.name} is a {kind.replace('_type', '')}, not a tensor; "
                                   "a signature holds tensors: export the model so that it takes and returns tensors")
         tensor = value.type.tensor_type
         dtype = _ONNX_DTYPES.get(tensor.elem_type)
@@ -170,8 +176,9 @@ def _onnx(model: Path) -> ModelFacts:
         parameter_count=sum(math.prod(i.dims) for i in proto.graph.initializer),
         op_types=sorted({n.op_type for n in proto.graph.node}),
         producer=producer,
-        symbols={v.name: [d.dim_param or None for d in v.type.tensor_type.shape.dim]
-                 for v in [*proto.graph.input, *proto.graph.output]},
+        symbols={**{v.name: [d.dim_param or None for d in v.type.tensor_type.shape.dim]
+                    for v in [*proto.graph.input, *proto.graph.output]},
+                 **{name: [d if isinstance(d, str) else None for d in shape] for name, shape in zipped.items()}},
     )
 
 

@@ -15,6 +15,7 @@ from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.layout import find
 from modelyard.worker.convert.load import TORCH_FORMATS, Source
 from modelyard.worker.convert.probe import probe
+from modelyard.worker.convert.mlops import standard_copy
 from modelyard.worker.convert.runners import Runner, onnx_runner, openvino_runner, tensorrt_runner, torch_runner
 
 ONNX_TARGETS = ("onnx", "onnx-fp16", "onnx-int8")
@@ -133,6 +134,9 @@ def build(source: Source, target: ConversionTarget, work: Path, stage: Stage, ca
     exporting.keeps_dynamic(source.signature, built.onnx)
     if target.format not in ONNX_TARGETS:
         stage("convert")
+        # Converters other than onnxruntime have no scikit-learn operators (mlops.py).
+        onnx_path, lowered = standard_copy(onnx_path, work / "standard.onnx")
+        built.steps += lowered
     if target.format in ONNX_TARGETS:
         final = built.onnx
         assert final is not None

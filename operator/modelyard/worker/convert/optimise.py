@@ -61,14 +61,17 @@ onnxruntime's float16 and quantization tools are written against 13 and later.""
 def upgrade(source: Path, target: Path) -> list[str]:
     """Write to `target` a copy of an ONNX source every later step can work on, when it needs
     one; returns what was changed. IR versions below 4 require every initializer to be a graph
-    input, which a simplified graph no longer keeps; old opsets are converted up."""
+    input, which a simplified graph no longer keeps; old opsets are converted up; a ZipMap's
+    maps become the tensor it is given (zipmap.py)."""
     import onnx
     from onnx import helper, version_converter
+
+    from modelyard.worker.convert.zipmap import strip, zipmaps
 
     model = onnx.load(str(source), load_external_data=False)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     old_opset = opset is not None and opset < MIN_OPSET
-    if not old_opset and model.ir_version >= 4:
+    if not old_opset and model.ir_version >= 4 and not zipmaps(model):
         return []
     if _has_external_data(source):
         # its data files are named relative to the source: a copy elsewhere would lose them
@@ -80,6 +83,10 @@ def upgrade(source: Path, target: Path) -> list[str]:
             steps.append(f"onnx.version_converter: opset {opset} -> {MIN_OPSET}")
         except Exception as error:  # noqa: BLE001 - kept as it is, said in lineage
             steps.append(f"opset {opset} kept: the version converter failed ({type(error).__name__}: {str(error)[:200]})")
+    if zipmaps(model):
+        if opset is None:  # an ai.onnx.ml-only graph: the Identity that replaces its ZipMap needs ai.onnx
+            model.opset_import.append(helper.make_opsetid("", MIN_OPSET))
+        steps += strip(model)
     wanted = max(helper.find_min_ir_version_for(list(model.opset_import), ignore_unknown=True), 4)
     if model.ir_version < wanted:
         steps.append(f"IR version {model.ir_version} -> {wanted}")

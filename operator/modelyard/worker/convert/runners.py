@@ -12,6 +12,7 @@ import numpy as np
 from modelyard.api.common import Signature
 from modelyard.worker.convert.errors import TOOL_MISSING, ConversionError
 from modelyard.worker.convert.inputs import Batch
+from modelyard.worker.convert.zipmap import as_tensor, zipmaps
 
 Runner = Callable[[Batch], list[np.ndarray]]
 
@@ -78,11 +79,20 @@ def onnx_session(path: Path, hardware: str = "cpu") -> Any:
 def onnx_runner(path: Path, hardware: str = "cpu") -> Runner:
     session = onnx_session(path, hardware)
     names = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    zipped = zipmaps_of(path) if any(o.type.startswith("seq(") for o in session.get_outputs()) else {}
 
     def run(batch: Batch) -> list[np.ndarray]:
-        return [np.asarray(o) for o in session.run(None, {n: batch[n] for n in names})]
+        found = session.run(None, {n: batch[n] for n in names})
+        return [as_tensor(o, zipped[name]) if name in zipped else np.asarray(o) for name, o in zip(outputs, found)]
 
     return run
+
+
+def zipmaps_of(path: Path) -> dict[str, Any]:
+    import onnx
+
+    return zipmaps(onnx.load(str(path), load_external_data=False))
 
 
 def openvino_runner(xml: Path, hardware: str = "cpu") -> Runner:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from modelyard.api.common import Signature
-from modelyard.worker.convert.runners import flatten
+from modelyard.worker.convert.runners import flatten, zipmaps_of
+from modelyard.worker.convert.zipmap import as_tensor
 from modelyard.worker.serve.artifact import runtime_format
 from modelyard.worker.serve.errors import ServeError
 from modelyard.worker.serve.tensors import Tensor, from_signature
@@ -79,12 +80,18 @@ class OnnxRuntime(Backend):
             raise ServeError("AcceleratorUnavailable", f"onnxruntime could not start {providers[0]} (got "
                              f"{', '.join(self._session.get_providers())}); check the driver and CUDA libraries")
         self.inputs = _ort_tensors(self._session.get_inputs())
-        self.outputs = _ort_tensors(self._session.get_outputs())
+        declared = self._session.get_outputs()
+        # A ZipMap's maps are served as the tensor the version's signature describes (zipmap.py).
+        self._zipped = zipmaps_of(path) if any(o.type.startswith("seq(") for o in declared) else {}
+        self.outputs = [Tensor(o.name, "float32", (-1, len(self._zipped[o.name].labels))) if o.name in self._zipped
+                        else _ort_tensors([o])[0] for o in declared]
         self._names = [t.name for t in self.outputs]
         self.description = f"onnxruntime {ort.__version__} ({self._session.get_providers()[0]}, {threads} threads)"
 
     def predict(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return dict(zip(self._names, self._session.run(self._names, feed), strict=True))
+        found = self._session.run(self._names, feed)
+        return {name: as_tensor(value, self._zipped[name]) if name in self._zipped else value
+                for name, value in zip(self._names, found, strict=True)}
 
 
 class OpenVino(Backend):

@@ -90,3 +90,20 @@ def test_the_ppocr_direction_classifier_converts_at_the_declared_size(store, tmp
         assert verification["top1Agreement"] == 1.0
     prefix = version_prefix(m.NAMESPACE, m.MODEL, f"1.0.0+{format}.cpu")
     assert '"save_infer_model/scale_0.tmp_1"' in store.get_bytes(f"{prefix}/config.pbtxt").decode()
+
+
+@pytest.mark.parametrize("format", ["onnx", "openvino"])
+def test_a_scikit_learn_classifier_with_a_zipmap_converts_and_verifies(store, tmp_path: Path, format: str):
+    """onnxruntime's bundled iris classifier: IR 3, ai.onnx.ml only, probabilities as a ZipMap
+    (refused at import before), LinearClassifier (which OpenVINO has no rule for)."""
+    from modelyard.worker.inspect import inspect_model
+    from tests.unit.worker.convert.test_zipmap import IRIS
+
+    signature = inspect_model(IRIS, "onnx").signature.to_dict()
+    source = m.publish(store, "iris", "onnx", data=("logreg_iris.onnx", IRIS.read_bytes()), signature=signature)
+    result = run_convert(m.job(store, tmp_path / "work", source, m.spec(format)))
+    assert result["verification"]["passed"]
+    assert result["signature"]["outputs"][1] == {"name": "probabilities", "dtype": "float32", "shape": [3, 3]}
+    steps = read_manifest(store, version_prefix(m.NAMESPACE, m.MODEL, f"1.0.0+{format}.cpu"))[0].lineage["steps"]
+    assert any(s.startswith("upgraded the source: ZipMap removed") for s in steps)
+    assert any("LinearClassifier" in s for s in steps) == (format == "openvino")
