@@ -5,6 +5,7 @@ is recorded. `onnx.checker` must pass on the result."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import re
 import warnings
@@ -120,11 +121,19 @@ def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None
             steps.append(f"dynamo export failed ({_first_line(error)[:300]}); fell back to the legacy exporter")
     else:
         steps.append("source is TorchScript, which torch.export cannot capture: legacy exporter")
+        from modelyard.worker.convert.torchscript import refuse_hidden_state
+
+        state = refuse_hidden_state(module, args)
+        if state:
+            steps.append(state)
+            # the exporter runs the module once for its example outputs: a copy keeps the
+            # source's attributes where verification and the benchmark find them
+            module = copy.deepcopy(module)
 
     axes = {name: {axis: f"{name}_{axis}" if axis else "batch" for axis in found}
             for name, found in dynamic.items() if found and (name in inputs or name in (outputs or []))} or None
     try:
-        with _quiet():
+        with _quiet(), python_not(opset):
             torch.onnx.export(
                 module, args, str(path), dynamo=False, opset_version=opset, input_names=inputs,
                 output_names=outputs, dynamic_axes=axes,
@@ -141,11 +150,71 @@ def export_onnx(module: Any, signature: Signature, path: Path, opset: int | None
         detail = f"; dynamo: {_first_line(dynamo_error)[:400]}" if dynamo_error else ""
         raise ConversionError(EXPORT_FAILED, f"ONNX export failed: legacy: {_first_line(error)[:400]}{detail}") from None
     steps.append(f"torch.onnx.export(dynamo=False, opset_version={opset}, dynamic_axes={axes})")
+    shaped = _declared_output_shapes(path, signature)
+    if shaped:
+        steps.append(f"output(s) {', '.join(shaped)} given the signature's shape (the exporter found none)")
     frozen = _baked(path, scalars)
     if frozen:
         steps.append("TorchScript scalar argument(s) exported at " + ", ".join(f"{n}={v!r}" for n, v in frozen.items())
                      + ": the ONNX model computes for that value only")
     return ExportResult(path, "legacy", steps, frozen)
+
+
+NOT_SYMBOLIC = "aten::__not_"
+"""How the legacy exporter looks `aten::__not__` up: it strips one trailing underscore from every
+operator name (as it does for in-place ops, `add_` -> `add`), so a symbolic registered under
+`aten::__not__` is never called."""
+
+
+@contextlib.contextmanager
+def python_not(opset: int):
+    """`not n` on a TorchScript int or float, exportable for the duration of one export.
+
+    TorchScript writes `not n` as `aten::__not__(aten::Bool(n))`, and the legacy exporter erases
+    `aten::Bool` (number types become tensors), so torch's own symbolic meets an integer tensor
+    and refuses it. Python's truthiness is `n != 0`, which ONNX's Cast to bool computes (NaN is
+    true, as in Python). Registered for this export only: the registry is the process's, and an
+    override at one opset also answers for every opset above it."""
+    import torch
+
+    torch.onnx.register_custom_op_symbolic(NOT_SYMBOLIC, _not, opset)
+    try:
+        yield
+    finally:
+        torch.onnx.unregister_custom_op_symbolic(NOT_SYMBOLIC, opset)
+
+
+def _not(g: Any, value: Any) -> Any:
+    kind = value.type()
+    if not (kind.kind() == "BoolType" or (kind.kind() == "TensorType" and kind.scalarType() == "Bool")):
+        value = g.op("Cast", value, to_i=9)  # TensorProto.BOOL
+    return g.op("Not", value)
+
+
+def _declared_output_shapes(path: Path, signature: Signature) -> list[str]:
+    """Give the graph outputs the legacy exporter left without a shape (an output of an If whose
+    branches' shapes it could not infer) the signature's, which onnx.checker requires; the
+    outputs' shapes are then compared with the source's at every verified case."""
+    import onnx
+
+    declared = {t.name: t.shape for t in signature.outputs}
+    model = onnx.load(str(path), load_external_data=False)
+    shaped = []
+    for value in model.graph.output:
+        tensor = value.type.tensor_type
+        if not value.type.HasField("tensor_type") or tensor.HasField("shape") or value.name not in declared:
+            continue
+        for axis, size in enumerate(declared[value.name]):
+            dim = tensor.shape.dim.add()
+            if size >= 0:
+                dim.dim_value = size
+            else:
+                dim.dim_param = f"{value.name}_{axis}" if axis else "batch"
+        tensor.shape.SetInParent()
+        shaped.append(value.name)
+    if shaped:
+        onnx.save(model, str(path))
+    return shaped
 
 
 def _baked(path: Path, scalars: dict[str, object]) -> dict[str, object]:
