@@ -151,7 +151,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 def _first_line(text: str | None) -> str | None:
     text = ANSI.sub("", text or "").strip()
-    return text.splitlines()[0][:400] if text else None
+    return text.splitlines()[0][:1000] if text else None
 
 
 def _stored_model(artifact_uri: str) -> Path:

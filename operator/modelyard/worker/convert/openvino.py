@@ -4,7 +4,12 @@ The converter is given the signature's shapes (dynamic axes as -1). Where it sti
 node (a Conv inside an If branch whose input rank it does not know: "The input data tensor's rank
 has to be known"), it is given the sizes verification runs at for the axes other than the batch,
 which stays dynamic: the output's signature then says those axes are fixed, verification runs
-at those sizes only, and the status says so. Nothing is fixed silently."""
+at those sizes only, and the status says so. Nothing is fixed silently.
+
+A source that quantizes its activations at run time (DynamicQuantizeLinear and the com.microsoft
+DynamicQuantize* operators, as onnxruntime's dynamic quantization writes them) is converted as
+it is, and `caveat` says why OpenVINO's results may not match (see `runtime_quantization`):
+verification still decides, and its refusal can name the cause."""
 
 from __future__ import annotations
 
@@ -27,6 +32,9 @@ class OpenVino:
     frozen: dict[str, Any] = field(default_factory=dict)
     """Inputs shared by every sample that the output no longer takes: held at the one value the
     user's data gives them (a sample rate that selects an If branch)."""
+    caveat: str = ""
+    """Why the output's results may differ from the source's beyond fp32 tolerance, for a refusal
+    to name ('' when nothing is known)."""
 
 
 def to_openvino(onnx_path: Path, xml: Path, signature: Signature, layout: Layout,
@@ -71,7 +79,53 @@ def to_openvino(onnx_path: Path, xml: Path, signature: Signature, layout: Layout
     step = f"openvino.convert_model({onnx_path.name}, input=[{shapes}]); openvino.save_model({xml.name}, compress_to_fp16=False)"
     if fixed or frozen:
         step += f"; {describe(fixed, frozen)}: the converter needs them static"
-    return OpenVino(step, fixed, {n: v.item() for n, v in frozen.items()})
+    return OpenVino(step, fixed, {n: v.item() for n, v in frozen.items()}, runtime_quantization(onnx_path))
+
+
+RUNTIME_QUANTIZERS = ("DynamicQuantizeLinear", "DynamicQuantizeLSTM", "DynamicQuantizeMatMul")
+"""Operators that derive a scale from the values they are given, then round to integers."""
+
+
+def runtime_quantization(onnx_path: Path) -> str:
+    """Why OpenVINO cannot be expected to reproduce a source that quantizes activations at run
+    time, naming its operators; '' for any other source.
+
+    Such a scale is (max - min) / 255 of the values themselves, and each value is rounded to a
+    step of it: a difference in the last bit upstream moves some values across a rounding
+    boundary, a whole step, and the next layers multiply that. OpenVINO's CPU plugin computes
+    every float Divide as a multiplication by the reciprocal (ov::pass::ConvertDivide, up to 1
+    ulp from IEEE division, which onnxruntime does) and its Sigmoid/Exp differ from
+    onnxruntime's in the last bit; neither can be switched off in a saved IR. Its ONNX frontend
+    also runs com.microsoft.DynamicQuantizeLSTM in float, without quantizing X and H."""
+    import onnx
+
+    counts: dict[str, int] = {}
+    for node in _nodes(onnx.load(str(onnx_path), load_external_data=False).graph):
+        if node.op_type in RUNTIME_QUANTIZERS and node.domain in ("", "ai.onnx", "com.microsoft"):
+            counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    if not counts:
+        return ""
+    found = ", ".join(f"{op} x{n}" for op, n in counts.items())
+    lstm = ", and it runs DynamicQuantizeLSTM in float (X and H not quantized)" if "DynamicQuantizeLSTM" in counts else ""
+    return (f"the source quantizes its activations at run time ({found}), so a last-bit difference upstream moves "
+            f"values across a rounding step and later layers multiply it: OpenVINO divides by multiplying with the "
+            f"reciprocal and its Sigmoid/Exp differ from onnxruntime's in the last bit{lstm}; convert this model to "
+            f"onnx or onnx-int8 (onnxruntime quantizes as the source does), or convert the float model from before "
+            f"quantization to openvino")
+
+
+def _nodes(graph: Any) -> Any:
+    """Every node, those of If/Loop/Scan bodies included."""
+    import onnx
+
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from _nodes(attribute.g)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for body in attribute.graphs:
+                    yield from _nodes(body)
 
 
 def _freeze(onnx_path: Path, frozen: dict[str, Any]) -> Path:

@@ -25,7 +25,7 @@ from modelyard.worker.convert import inputs as sample_inputs
 from modelyard.worker.convert import parity_samples
 from modelyard.worker.convert import triton
 from modelyard.worker.convert.build import build, check_pair, output_format
-from modelyard.worker.convert.errors import INVALID_SPEC, ConversionError
+from modelyard.worker.convert.errors import INVALID_SPEC, VERIFICATION_FAILED, ConversionError
 from modelyard.worker.convert.inputs import Batch
 from modelyard.worker.convert.layout import find
 from modelyard.worker.convert.openvino import describe as describe_fixed, fixed_signature
@@ -108,8 +108,13 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
 
         outputs = source.signature.outputs
         tol = tolerance(target, spec.verify)
-        verification = verify(source_runner, converted_runner, chosen, data, [t.name for t in outputs],
-                              tol, [layout.outputs.get(t.name) for t in outputs], signature)
+        try:
+            verification = verify(source_runner, converted_runner, chosen, data, [t.name for t in outputs],
+                                  tol, [layout.outputs.get(t.name) for t in outputs], signature)
+        except ConversionError as error:
+            if error.reason != VERIFICATION_FAILED or not built.caveat:
+                raise
+            raise ConversionError(VERIFICATION_FAILED, f"{error.message}; {built.caveat}") from None
         # only the cases verification kept (it drops an optional size the source refuses)
         verified = [case for case in chosen if shapes.record([case])[0] in verification["shapes"]]
         parity = parity_samples.record(converted_runner, parity_samples.choose(verified, data),
@@ -135,8 +140,7 @@ def run_convert(job: ConvertJob) -> dict[str, Any]:
     measured_on = benchmarking.inputs(signature, layout, given, source.bounds,
                                       batch_n=not batches or any(len(sizes) > 1 for sizes in batches))
     bench = benchmarking.benchmark(
-        benchmarking.performance(source_runner, source.size_bytes, measured_on),
-        benchmarking.performance(converted_runner, output_size, measured_on),
+        *benchmarking.performance([source_runner, converted_runner], [source.size_bytes, output_size], measured_on),
         measured_on, given is not None,
     )
 
