@@ -20,7 +20,7 @@ from modelyard.worker.convert.shapes import Bounds, example, random_inputs
 
 BATCH_N = 4
 BUDGET_S = 0.25
-"""Time spent timing one model at one batch size, beyond MIN_RUNS."""
+"""Time spent timing the models at one batch size, beyond MIN_RUNS each."""
 MIN_RUNS = 3
 """At least three runs: the median then discards a slow first run (lazy initialisation,
 allocation for a new shape) without a separate warm-up, which would cost a ResNet-18 in torch
@@ -28,14 +28,17 @@ eager most of a second at the larger batch on two cores."""
 MAX_RUNS = 25
 
 
-def p50_ms(runner: Runner, inputs: Batch) -> float:
-    times: list[float] = []
+def p50_ms(runners: list[Runner], inputs: Batch) -> list[float]:
+    """Median latency of each runner on `inputs`, their runs alternating: what slows the machine
+    meanwhile slows each alike, so their ratio (the speed-up) holds within one shared budget."""
+    times: list[list[float]] = [[] for _ in runners]
     deadline = time.perf_counter() + BUDGET_S
-    while len(times) < MAX_RUNS and (len(times) < MIN_RUNS or time.perf_counter() < deadline):
-        start = time.perf_counter()
-        runner(inputs)
-        times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 4)
+    while len(times[0]) < MAX_RUNS and (len(times[0]) < MIN_RUNS or time.perf_counter() < deadline):
+        for runner, taken in zip(runners, times, strict=True):
+            start = time.perf_counter()
+            runner(inputs)
+            taken.append(time.perf_counter() - start)
+    return [round(1000 * statistics.median(taken), 4) for taken in times]
 
 
 def inputs(signature: Signature, layout: Layout, given: Batch | None = None,
@@ -54,12 +57,15 @@ def inputs(signature: Signature, layout: Layout, given: Batch | None = None,
     return [random_inputs(signature, example(signature, bounds, batch, layout)) for batch in sizes]
 
 
-def performance(runner: Runner, size_bytes: int, measured_on: list[Batch]) -> dict[str, Any]:
-    """api.conversionjob.Performance as camelCase fields, over `inputs(...)`."""
-    figures: dict[str, Any] = {"latencyP50MsBatch1": p50_ms(runner, measured_on[0]), "sizeBytes": size_bytes}
+def performance(runners: list[Runner], sizes_bytes: list[int], measured_on: list[Batch]) -> list[dict[str, Any]]:
+    """api.conversionjob.Performance as camelCase fields, one per runner, over `inputs(...)`."""
+    figures: list[dict[str, Any]] = [{"sizeBytes": size} for size in sizes_bytes]
+    for key, batch in zip(("latencyP50MsBatch1", "latencyP50MsBatchN"), measured_on):
+        for figure, latency in zip(figures, p50_ms(runners, batch), strict=True):
+            figure[key] = latency
     if len(measured_on) > 1:
-        figures["latencyP50MsBatchN"] = p50_ms(runner, measured_on[1])
-        figures["batchSize"] = len(next(iter(measured_on[1].values())))
+        for figure in figures:
+            figure["batchSize"] = len(next(iter(measured_on[1].values())))
     return figures
 
 

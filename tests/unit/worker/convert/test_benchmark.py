@@ -20,11 +20,23 @@ def test_performance_measures_both_batch_sizes():
         seen.append(len(batch["x"]))
         return [np.zeros(1)]
 
-    figures = performance(runner, 1234, inputs(SIGNATURE, find(SIGNATURE)))
+    [figures] = performance([runner], [1234], inputs(SIGNATURE, find(SIGNATURE)))
     assert figures["sizeBytes"] == 1234 and figures["batchSize"] == 4
     assert figures["latencyP50MsBatch1"] >= 0 and figures["latencyP50MsBatchN"] >= 0
     assert set(seen) == {1, 4}
-    assert "latencyP50MsBatchN" not in performance(runner, 1, inputs(STATIC, find(STATIC)))
+    assert "latencyP50MsBatchN" not in performance([runner], [1], inputs(STATIC, find(STATIC)))[0]
+
+
+def test_source_and_converted_runs_alternate_so_a_slower_machine_slows_both_alike():
+    order: list[str] = []
+
+    def runner(name):
+        return lambda batch: order.append(name) or [np.zeros(1)]
+
+    source, converted = performance([runner("source"), runner("converted")], [10, 5], inputs(SIGNATURE, find(SIGNATURE)))
+    assert order[:6] == ["source", "converted"] * 3
+    assert order.count("source") == order.count("converted")
+    assert (source["sizeBytes"], converted["sizeBytes"]) == (10, 5)
 
 
 def test_latency_is_measured_on_the_users_inputs_at_their_own_sizes():
@@ -37,13 +49,13 @@ def test_latency_is_measured_on_the_users_inputs_at_their_own_sizes():
     given = {"x": np.ones((3, 32), dtype=np.float32)}
     dynamic = Signature.model_validate({"inputs": [{"name": "x", "shape": [-1, -1]}]})
     measured_on = inputs(dynamic, find(dynamic), given)
-    figures = performance(runner, 1, measured_on)
+    [figures] = performance([runner], [1], measured_on)
     assert set(seen) == {(1, 32), (3, 32)} and figures["batchSize"] == 3, "batch N is at most the samples given"
     body = benchmark(figures, figures, measured_on, given=True)
     assert body["inputs"] == "given" and body["shapes"] == [{"x": [1, 32]}, {"x": [3, 32]}]
     assert Benchmark.model_validate(body).shapes == [{"x": [1, 32]}, {"x": [3, 32]}]
     seen.clear()
-    assert "batchSize" not in performance(runner, 1, inputs(SIGNATURE, find(SIGNATURE), given={"x": np.ones((1, 4), np.float32)}))
+    assert "batchSize" not in performance([runner], [1], inputs(SIGNATURE, find(SIGNATURE), given={"x": np.ones((1, 4), np.float32)}))[0]
     assert set(seen) == {(1, 4)}
 
 
