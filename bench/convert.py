@@ -4,15 +4,17 @@ A ResNet-18-sized CNN (defined here, random weights, 11.7 M parameters) is saved
 torch.export archive (.pt2) and published as a Ready source version in a file store (file://;
 the upload is a real write of every file, its sha256 and the manifest). Then:
 
-1. In process (`ratio`, target <= 1.3): in this one process, exporter already warmed up by one
+1. In process (`ratio_without_checks`, target <= 1.2; `ratio` reported): in this one process,
+   exporter already warmed up by one
    untimed export, alternating: a bare `torch.export.load` + `torch.onnx.export(dynamo=True)` with
    a dynamic batch, no checks (the exporter path modelyard takes) against `run_convert` as the
-   ConversionJob worker runs it to format onnx: fetch and verify the source, export,
-   onnx.checker, onnxslim, enforced verification on 16 samples at two batch sizes, a latency
-   profile of source and output, upload with manifest and reproduce.sh. Medians; `ratio` =
-   modelyard / bare; stage times from the worker's progress callback; `ratio_without_checks`
-   leaves verification and the latency profile out (what the rest costs).
-2. As a user waits (`process_ratio`, target <= 1.5): the same two as fresh processes, alternating,
+   ConversionJob worker runs it to format onnx: fetch and verify the source, export (optimised
+   by the exporter), onnx.checker, enforced verification on 16 samples at two batch sizes, a
+   latency profile of source and output, upload with manifest and reproduce.sh. Medians; `ratio`
+   = modelyard / bare; stage times from the worker's progress callback; `ratio_without_checks`
+   leaves verification and the latency profile out (what the rest costs). The verification is
+   evidence the product exists to give: its cost is reported, not held to the target.
+2. As a user waits (`process_ratio`, target <= 1.3): the same two as fresh processes, alternating,
    wall time from start to exit: `python -c BARE` (import torch, load the .pt2, export, save)
    against `python -m modelyard.worker convert` (start to result line, upload included).
    Medians; the worker's stage breakdown comes from its log lines (the time to its first stage
@@ -68,6 +70,8 @@ torch.onnx.export(program.module(), (x,), sys.argv[2], dynamo=True, opset_versio
 stamps["export"] = time.time()
 print(stamps)
 """
+UNCHECKED_TARGET = 1.2
+PROCESS_TARGET = 1.3
 SEQUENCES = (16, 128)
 """Token counts the transformer's latency is measured at."""
 
@@ -485,17 +489,17 @@ def main() -> None:
     convert_s, bare_s = inside["convert_s"], inside["bare_s"]
     verification, benchmark = result["verification"], result["benchmark"]
     print(f"in process (exporter warm), medians of {inner}: bare export {bare_s:6.2f} s, modelyard run_convert "
-          f"{convert_s:6.2f} s   ratio {convert_s / bare_s:.2f} (target <= 1.3)")
+          f"{convert_s:6.2f} s   ratio {convert_s / bare_s:.2f} (reported)")
     unchecked = convert_s - stages.get("verify", 0.0) - stages.get("benchmark", 0.0)
-    print(f"  without verification and latency profile: {unchecked:6.2f} s, ratio {unchecked / bare_s:.2f} "
-          f"(what fetch, export, optimise and upload alone cost)")
+    print(f"  without verification and latency profile: {unchecked:6.2f} s, ratio_without_checks {unchecked / bare_s:.2f} "
+          f"(target <= {UNCHECKED_TARGET}: what fetch, export, optimise and upload alone cost)")
     print(f"  worker stages (s): {stages}; exporter {result['exporter']}")
     print(f"  verification: max abs diff {verification['maxAbsDiff']:.3g} on {verification['samples']} samples at "
           f"{verification['shapes']}, top-1 agreement {verification.get('top1Agreement')}")
     print(f"  worker's own profile: source {benchmark['source']}; output {benchmark['output']}")
     process_ratio = process["worker_s"] / process["bare_s"]
     print(f"fresh processes, medians of {repeats}: bare export script {process['bare_s']:6.2f} s, "
-          f"python -m modelyard.worker convert {process['worker_s']:6.2f} s   process_ratio {process_ratio:.2f} (target <= 1.5)")
+          f"python -m modelyard.worker convert {process['worker_s']:6.2f} s   process_ratio {process_ratio:.2f} (target <= {PROCESS_TARGET})")
     print(f"  bare stages (s): {process['bare_stages_s']}")
     print(f"  worker stages (s): {process['worker_stages_s']}")
     print(f"latency p50 at batch 1 (ms): torch eager {figures['torch_eager_ms']:.2f}, onnxruntime fp32 {figures['fp32_ms']:.2f} "
@@ -511,7 +515,9 @@ def main() -> None:
     summary = {"ratio": round(convert_s / bare_s, 3), "ratio_without_checks": round(unchecked / bare_s, 3), "convert_s": round(convert_s, 3), "bare_export_s": round(bare_s, 3),
                "stages_s": stages, "in_process_runs": inside["runs"], "exporter": result["exporter"],
                "max_abs_diff": verification["maxAbsDiff"], "process_ratio": round(process_ratio, 3),
-               "process": process, "transformer": text, **figures}
+               "process": process, "transformer": text, **figures,
+               "targets": {"ratio_without_checks": UNCHECKED_TARGET, "process_ratio": PROCESS_TARGET},
+               "targets_met": unchecked / bare_s <= UNCHECKED_TARGET and process_ratio <= PROCESS_TARGET}
     print(json.dumps(summary, sort_keys=True))
 
 
