@@ -60,7 +60,7 @@ def inputs(signature: Signature, layout: Layout, given: Batch | None = None,
 def performance(runners: list[Runner], sizes_bytes: list[int], measured_on: list[Batch]) -> list[dict[str, Any]]:
     """api.conversionjob.Performance as camelCase fields, one per runner, over `inputs(...)`."""
     figures: list[dict[str, Any]] = [{"sizeBytes": size} for size in sizes_bytes]
-    for key, batch in zip(("latencyP50MsBatch1", "latencyP50MsBatchN"), measured_on):
+    for key, batch in zip(("latencyP50MsBatch1", "latencyP50MsBatchN"), measured_on, strict=False):  # batch N only where measured
         for figure, latency in zip(figures, p50_ms(runners, batch), strict=True):
             figure[key] = latency
     if len(measured_on) > 1:

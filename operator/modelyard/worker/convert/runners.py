@@ -84,7 +84,7 @@ def onnx_runner(path: Path, hardware: str = "cpu") -> Runner:
 
     def run(batch: Batch) -> list[np.ndarray]:
         found = session.run(None, {n: batch[n] for n in names})
-        return [as_tensor(o, zipped[name]) if name in zipped else np.asarray(o) for name, o in zip(outputs, found)]
+        return [as_tensor(o, zipped[name]) if name in zipped else np.asarray(o) for name, o in zip(outputs, found, strict=True)]
 
     return run
 
