@@ -192,3 +192,13 @@ def test_an_output_the_exporter_left_without_a_shape_takes_the_signatures(tmp_pa
     (output,) = onnx.load(str(result.path)).graph.output
     assert [d.dim_param or d.dim_value for d in output.type.tensor_type.shape.dim] == ["batch", 1]
     assert "output(s) p given the signature's shape (the exporter found none)" in result.steps
+
+
+def test_a_declared_output_name_a_node_already_holds_is_given_to_the_output(tmp_path: Path):
+    """The text encoder's embedding layer names a value `embedding`, the output's declared name."""
+    module, signature = m.build("text")
+    result = export_onnx(module, Signature.model_validate(signature), tmp_path / "model.onnx")
+    check(result.path)
+    graph = onnx.load(str(result.path)).graph
+    assert result.exporter == "dynamo" and [o.name for o in graph.output] == ["embedding"]
+    assert "embedding_intermediate_0" in {name for node in graph.node for name in node.output}
