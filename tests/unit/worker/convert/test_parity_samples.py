@@ -55,3 +55,16 @@ def _model(store, tmp_path: Path) -> Path:
     target = tmp_path / "model.onnx"
     target.write_bytes(store.get_bytes(f"{version_prefix(m.NAMESPACE, m.MODEL, '1.0.0+onnx.cpu')}/1/model.onnx"))
     return target
+
+
+def test_float_samples_are_stored_and_integer_ones_deflated():
+    import zipfile
+
+    arrays = {"input:x": np.random.default_rng(0).standard_normal((2, 3)).astype(np.float32),
+              "input:ids": np.zeros((2, 64), np.int64), "format": np.array("onnx")}
+    data = parity_samples._npz(arrays)
+    methods = {i.filename: i.compress_type for i in zipfile.ZipFile(io.BytesIO(data)).infolist()}
+    assert methods == {"input:x.npy": zipfile.ZIP_STORED, "input:ids.npy": zipfile.ZIP_DEFLATED,
+                       "format.npy": zipfile.ZIP_DEFLATED}
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        assert all(np.array_equal(npz[name], array) for name, array in arrays.items())
