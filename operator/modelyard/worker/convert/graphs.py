@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -16,6 +17,25 @@ def subgraphs(node: Any) -> list[Any]:
         elif attribute.type == onnx.AttributeProto.GRAPHS:
             found.extend(attribute.graphs)
     return found
+
+
+def all_nodes(graph: Any) -> Iterator[Any]:
+    """Every node of `graph`, those of its subgraphs included."""
+    for node in graph.node:
+        yield node
+        for sub in subgraphs(node):
+            yield from all_nodes(sub)
+
+
+def with_shapes(model: Any) -> Any:
+    """`model` with onnx's inferred shapes, or as it is where inference fails (ai.onnx.ml
+    operators it has no rule for)."""
+    import onnx
+
+    try:
+        return onnx.shape_inference.infer_shapes(model)
+    except Exception:  # noqa: BLE001 - what the file declares is then all that is known
+        return model
 
 
 def outer_names(graph: Any) -> list[str]:

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.worker.convert.graphs import with_shapes
+from modelyard.worker.convert.optimise import MIN_OPSET
+
 POST_TRANSFORMS = {"NONE": None, "LOGISTIC": "Sigmoid", "SOFTMAX": "Softmax"}
 """LinearClassifier's post-transforms that have an ai.onnx operator of the same arithmetic."""
 
@@ -32,7 +35,7 @@ def lower(model: Any) -> tuple[list[str], list[str]]:
     if done and not any(o.domain in ("", "ai.onnx") for o in model.opset_import):
         from onnx import helper
 
-        model.opset_import.append(helper.make_opsetid("", 13))
+        model.opset_import.append(helper.make_opsetid("", MIN_OPSET))
     return done, kept
 
 
@@ -45,12 +48,7 @@ def _attributes(node: Any) -> dict[str, Any]:
 
 def _matrices(model: Any) -> dict[str, tuple[int, int]]:
     """Tensor name -> (element type, columns) of the matrices whose column count is known."""
-    import onnx
-
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - then only the graph's declared inputs are known
-        inferred = model
+    inferred = with_shapes(model)
     counts = {}
     for value in [*inferred.graph.input, *inferred.graph.value_info]:
         dims = value.type.tensor_type.shape.dim if value.type.HasField("tensor_type") else []

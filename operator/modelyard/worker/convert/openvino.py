@@ -19,6 +19,7 @@ from typing import Any
 
 from modelyard.api.common import Signature
 from modelyard.worker.convert.errors import UNSUPPORTED_OPERATOR, ConversionError
+from modelyard.worker.convert.graphs import all_nodes
 from modelyard.worker.convert.layout import Layout
 
 Fixed = dict[str, dict[int, int]]
@@ -100,7 +101,7 @@ def runtime_quantization(onnx_path: Path) -> str:
     import onnx
 
     counts: dict[str, int] = {}
-    for node in _nodes(onnx.load(str(onnx_path), load_external_data=False).graph):
+    for node in all_nodes(onnx.load(str(onnx_path), load_external_data=False).graph):
         if node.op_type in RUNTIME_QUANTIZERS and node.domain in ("", "ai.onnx", "com.microsoft"):
             counts[node.op_type] = counts.get(node.op_type, 0) + 1
     if not counts:
@@ -112,20 +113,6 @@ def runtime_quantization(onnx_path: Path) -> str:
             f"reciprocal and its Sigmoid/Exp differ from onnxruntime's in the last bit{lstm}; convert this model to "
             f"onnx or onnx-int8 (onnxruntime quantizes as the source does), or convert the float model from before "
             f"quantization to openvino")
-
-
-def _nodes(graph: Any) -> Any:
-    """Every node, those of If/Loop/Scan bodies included."""
-    import onnx
-
-    for node in graph.node:
-        yield node
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from _nodes(attribute.g)
-            elif attribute.type == onnx.AttributeProto.GRAPHS:
-                for body in attribute.graphs:
-                    yield from _nodes(body)
 
 
 def _freeze(onnx_path: Path, frozen: dict[str, Any]) -> Path:

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from modelyard.worker.convert.graphs import with_shapes
+
 SHAPE_KEEPING = frozenset({"Normalizer", "Identity", "Cast", "Softmax", "Sigmoid", "Abs", "Relu"})
 """Operators whose output has their input's shape: where shape inference leaves the ZipMap's
 input unknown (onnx has none for Normalizer), its shape is found before them."""
@@ -52,12 +54,7 @@ def zipmaps(model: Any) -> dict[str, ZipMap]:
 def tensor_shape(model: Any, zipmap: ZipMap) -> list[int | str | None]:
     """The shape of the tensor a ZipMap is given: [rows, classes], rows a number, a symbol, or
     None where nothing in the graph says."""
-    import onnx
-
-    try:
-        inferred = onnx.shape_inference.infer_shapes(model)
-    except Exception:  # noqa: BLE001 - ml operators without inference rules: found below instead
-        inferred = model
+    inferred = with_shapes(model)
     known = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
              if v.type.HasField("tensor_type") and v.type.tensor_type.HasField("shape")}
     producers = {out: node for node in model.graph.node for out in node.output}
